@@ -59,25 +59,30 @@ void vk_rt_mark_encode(uint8_t out[40], uint64_t orig_vdso, uint64_t orig_vvar, 
 	put_le(out + 32, rt_vvar, 8);
 }
 
-/* Write bytes into the first page of a VDSO_PROT (R|X) mapping. The vdso
- * VMA has VM_MAYWRITE, so the kernel allows the RW flip and the store
- * copies the page for this process only (§5.1). */
-static int poke_rx_page(uint64_t page, uint64_t at, const uint8_t *bytes, size_t n)
+/*
+ * Write bytes into an R|X special mapping (the rt vDSO). The vdso VMA has
+ * VM_MAYWRITE, so the kernel allows the RW flip and the store copies the
+ * page for this process only (§5.1). The flip must cover the whole VMA:
+ * special mappings refuse to be split, so a one-page mprotect fails with
+ * EINVAL (observed on 6.18).
+ */
+static int poke_rx_vma(uint64_t vma, uint64_t len, uint64_t at, const uint8_t *bytes, size_t n)
 {
-	long rc = vk_mprotect(page, VK_RT_PAGE, VK_PROT_READ | VK_PROT_WRITE);
+	long rc = vk_mprotect(vma, len, VK_PROT_READ | VK_PROT_WRITE);
 	if (rc)
 		return (int)rc;
 	vk_rt_memcpy((void *)(uintptr_t)at, bytes, n);
-	return (int)vk_mprotect(page, VK_RT_PAGE, VK_PROT_READ | VK_PROT_EXEC);
+	return (int)vk_mprotect(vma, len, VK_PROT_READ | VK_PROT_EXEC);
 }
 
-int vk_rt_write_mark(uint64_t rt_vdso, uint64_t orig_vdso, uint64_t orig_vvar, uint64_t rt_vvar)
+int vk_rt_write_mark(uint64_t rt_vdso, uint64_t vdso_size, uint64_t orig_vdso, uint64_t orig_vvar,
+		     uint64_t rt_vvar)
 {
 	uint8_t m[VK_RT_MARK_SIZE];
-	if (!rt_vdso || (rt_vdso & (VK_RT_PAGE - 1)))
+	if (!rt_vdso || ((rt_vdso | vdso_size) & (VK_RT_PAGE - 1)) || !vdso_size)
 		return VK_RT_E_ARG;
 	vk_rt_mark_encode(m, orig_vdso, orig_vvar, rt_vvar);
-	return poke_rx_page(rt_vdso, rt_vdso, m, sizeof(m));
+	return poke_rx_vma(rt_vdso, vdso_size, rt_vdso, m, sizeof(m));
 }
 
 /* ---- apply ------------------------------------------------------------ */
@@ -342,12 +347,13 @@ int vk_rt_apply(const struct vk_rt_plan *p, struct vk_rt_result *res)
 		uint8_t saved[VK_RT_MARK_SIZE];
 		uint64_t rt_vvar = p->vvar_size ? p->vvar_addr : VK_RT_NO_ADDR;
 		vk_rt_memcpy(saved, (const void *)(uintptr_t)p->vdso_addr, sizeof(saved));
-		rc = vk_rt_write_mark(p->vdso_addr, p->orig_vdso_addr, p->orig_vvar_addr, rt_vvar);
+		rc = vk_rt_write_mark(p->vdso_addr, p->vdso_size, p->orig_vdso_addr, p->orig_vvar_addr,
+				      rt_vvar);
 		step(res, VK_RT_STEP_MARK, rc, p->vdso_addr, 0, VK_RT_MARK_SIZE);
 		if (rc) {
 			/* The page may already be a private copy: put the ELF
 			 * header bytes back so the vDSO parses again. */
-			poke_rx_page(p->vdso_addr, p->vdso_addr, saved, sizeof(saved));
+			poke_rx_vma(p->vdso_addr, p->vdso_size, p->vdso_addr, saved, sizeof(saved));
 			if (res->nr_tramps) {
 				int u = undo_tramps(p, &pp, &pa, res->nr_tramps, tl);
 				step(res, VK_RT_STEP_UNDO_TRAMPS, u, p->proxy_addr, 0, res->nr_tramps);

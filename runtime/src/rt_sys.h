@@ -78,10 +78,14 @@ static inline long vk_mprotect(uint64_t addr, uint64_t len, long prot)
 {
 	return vk_sys5(VK_NR_mprotect, (long)(uintptr_t)addr, (long)len, prot, 0, 0);
 }
+/* 0 or -errno; the raw syscall returns the new address on success. */
 static inline long vk_mremap_fixed(uint64_t old, uint64_t len, uint64_t dst)
 {
-	return vk_sys5(VK_NR_mremap, (long)(uintptr_t)old, (long)len, (long)len,
-		       VK_MREMAP_MAYMOVE | VK_MREMAP_FIXED, (long)(uintptr_t)dst);
+	long r = vk_sys5(VK_NR_mremap, (long)(uintptr_t)old, (long)len, (long)len,
+			 VK_MREMAP_MAYMOVE | VK_MREMAP_FIXED, (long)(uintptr_t)dst);
+	if (r < 0 && r >= -4095)
+		return r;
+	return (uint64_t)(uintptr_t)r == dst ? 0 : -VK_ENOMEM;
 }
 static inline long vk_mincore(uint64_t addr, uint64_t len, unsigned char *vec)
 {

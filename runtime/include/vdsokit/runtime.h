@@ -223,11 +223,12 @@ void vk_rt_mark_encode(uint8_t out[40], uint64_t orig_vdso, uint64_t orig_vvar,
 		       uint64_t rt_vvar);
 
 /*
- * Write the mark at rt_vdso (offset 0), making the first page writable
- * for the duration and restoring R|X afterwards (§5.1).
+ * Write the mark at rt_vdso (offset 0), making the whole vDSO VMA
+ * (vdso_size bytes) RW for the duration and R|X afterwards (§5.1); the
+ * kernel refuses to split a special mapping, so one page is not enough.
  */
-int vk_rt_write_mark(uint64_t rt_vdso, uint64_t orig_vdso, uint64_t orig_vvar,
-		     uint64_t rt_vvar);
+int vk_rt_write_mark(uint64_t rt_vdso, uint64_t vdso_size, uint64_t orig_vdso,
+		     uint64_t orig_vvar, uint64_t rt_vvar);
 
 /* ---- freestanding helpers (exported because tests use them too) ------- */
 
