@@ -20,6 +20,9 @@
 #include "rt_test.h"
 #include "vdso_elf.h"
 
+/* Each program including this uses a different subset of the helpers. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #if defined(__x86_64__)
 #define RT_ABI VK_RT_ABI_X86_64
 #else
