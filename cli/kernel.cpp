@@ -1,0 +1,238 @@
+// vdsokit kernel carve FILE.deb|vmlinuz --out DIR [--meta key=value]...
+//   Carves every vDSO image (x86_64, i386, x32) out of a kernel package or bzImage into DIR/<abi>.so and
+//   writes DIR/build.json (the build's provenance and per-image facts). Used by Makefile.kernels.
+// vdsokit kernel layout --maps FILE --carved SO [--runtime BIN]
+//   Summarises a /proc/self/maps observed under qemu (vvar/vvar_vclock/vdso pages and order) and checks
+//   that the runtime vDSO equals the carved one outside .altinstructions patch sites. Prints JSON.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "formats/common/atomic.h"
+#include "formats/common/sha256.h"
+#include "formats/common/source.h"
+#include "formats/kernel/carve.h"
+
+namespace vk::cli {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+std::string version_string(uint32_t code) {
+  return std::to_string(code >> 16) + "." + std::to_string((code >> 8) & 0xff) + "." +
+         std::to_string(code & 0xff);
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+  return write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+Expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t limit) {
+  VK_TRY(blob, open_file(path));
+  return blob->read_all(limit);
+}
+
+int carve(const std::string& input, const std::string& out_dir, const std::vector<std::string>& metas) {
+  ojson meta = ojson::object();
+  for (const auto& m : metas) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos || eq == 0) return report(usage_error("--meta wants key=value, got '" + m + "'"));
+    std::string key = m.substr(0, eq), val = m.substr(eq + 1);
+    bool digits = !val.empty() && val.size() < 19 && val.find_first_not_of("0123456789") == std::string::npos;
+    if (digits && key.ends_with("_size")) meta[key] = std::stoull(val);
+    else meta[key] = val;
+  }
+  auto r = kernel::carve_file(input);
+  if (!r) return report(r.error());
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return report(bad_input(out_dir, "cannot create directory: " + ec.message()));
+
+  ojson doc = ojson::object();
+  doc["schema"] = "vdsokit-kernel-build/1";
+  if (!r->release.empty()) doc["release"] = r->release;
+  for (auto& [k, v] : meta.items()) doc[k] = v;
+  ojson src = ojson::object();
+  src["vmlinuz_path"] = r->vmlinuz_path.empty() ? std::filesystem::path(input).filename().string() : r->vmlinuz_path;
+  src["boot_protocol"] = std::to_string(r->bzimage.boot_protocol >> 8) + "." +
+                         std::to_string(r->bzimage.boot_protocol & 0xff);
+  src["setup_sects"] = r->bzimage.setup_sects;
+  src["payload_offset"] = r->bzimage.payload_offset;
+  src["payload_length"] = r->bzimage.payload_length;
+  src["codec"] = kernel::codec_name(r->bzimage.codec);
+  src["vmlinux_size"] = r->vmlinux_size;
+  doc["source"] = src;
+
+  ojson imgs = ojson::object();
+  std::string compiler;
+  for (const auto& v : r->images) {
+    const std::string file = v.abi + ".so";
+    auto st = write_file_atomic((std::filesystem::path(out_dir) / file).string(), v.bytes);
+    if (!st) return report(st.error());
+    ojson j = ojson::object();
+    j["file"] = file;
+    j["size"] = v.bytes.size();
+    j["sha256"] = sha256_hex(v.bytes);
+    j["soname"] = v.soname;
+    j["vmlinux_offset"] = v.offset;
+    j["compiler"] = v.comment;
+    if (v.linux_version_code) {
+      j["linux_version_code"] = *v.linux_version_code;
+      j["linux_version"] = version_string(*v.linux_version_code);
+    }
+    j["build_salt"] = v.build_salt;
+    auto alt = kernel::alt_patch_sites(v.bytes, file);
+    if (alt) {
+      j["altinstructions"] = {{"entry_size", alt->entry_size}, {"sites", alt->sites.size()}};
+    }
+    if (compiler.empty()) compiler = v.comment;
+    imgs[v.abi] = j;
+    std::cout << (r->release.empty() ? input : r->release) << " " << v.abi << " " << v.bytes.size()
+              << " bytes at vmlinux+" << hex(v.offset) << " (" << v.comment << ")\n";
+  }
+  doc["compiler"] = compiler;
+  doc["abis"] = ojson::array();
+  for (const auto& v : r->images) doc["abis"].push_back(v.abi);
+  doc["vdso"] = imgs;
+  auto st = write_text((std::filesystem::path(out_dir) / "build.json").string(), doc.dump(2) + "\n");
+  if (!st) return report(st.error());
+  return kExitOk;
+}
+
+struct MapLine {
+  uint64_t start = 0, end = 0;
+  std::string perms, name;
+};
+
+std::vector<MapLine> parse_maps(const std::string& text) {
+  std::vector<MapLine> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    MapLine m;
+    std::istringstream ls(line);
+    std::string range, off, dev, inode;
+    if (!(ls >> range >> m.perms >> off >> dev >> inode)) continue;
+    std::getline(ls, m.name);
+    m.name.erase(0, m.name.find_first_not_of(' '));
+    auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    try {
+      m.start = std::stoull(range.substr(0, dash), nullptr, 16);
+      m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
+    } catch (...) {
+      continue;
+    }
+    if (m.end < m.start) continue;
+    out.push_back(m);
+  }
+  return out;
+}
+
+int layout(const std::string& maps_path, const std::string& carved_path, const std::string& runtime_path) {
+  auto maps_bytes = read_file(maps_path, 1 << 20);
+  if (!maps_bytes) return report(maps_bytes.error());
+  auto maps = parse_maps(std::string(maps_bytes->begin(), maps_bytes->end()));
+  ojson doc = ojson::object();
+  ojson zones = ojson::array();
+  const MapLine* vdso = nullptr;
+  const MapLine* stack = nullptr;
+  for (const auto& m : maps) {
+    if (m.name == "[vdso]") vdso = &m;
+    if (m.name == "[stack]") stack = &m;
+    if (m.name == "[vvar]" || m.name == "[vvar_vclock]" || m.name == "[vdso]" || m.name == "[vsyscall]")
+      zones.push_back({{"name", m.name}, {"pages", (m.end - m.start) / 4096}, {"perms", m.perms},
+                       {"start", hex(m.start)}});
+  }
+  doc["zones"] = zones;
+  // Order and adjacency of the vvar zones and the vDSO (each zone must end where the next starts).
+  std::string order;
+  bool contiguous = true;
+  const MapLine* prev = nullptr;
+  for (const auto& m : maps) {
+    if (m.name != "[vvar]" && m.name != "[vvar_vclock]" && m.name != "[vdso]") continue;
+    order += (order.empty() ? "" : " ") + m.name;
+    if (prev && prev->end != m.start) contiguous = false;
+    prev = &m;
+  }
+  doc["order"] = order;
+  doc["contiguous"] = contiguous;
+  if (vdso && stack) doc["vdso_vs_stack"] = vdso->start > stack->start ? "above" : "below";
+  if (!carved_path.empty() && !runtime_path.empty()) {
+    auto carved = read_file(carved_path, kernel::kMaxVdsoImage);
+    if (!carved) return report(carved.error());
+    auto rt = read_file(runtime_path, 64 << 20);
+    if (!rt) return report(rt.error());
+    auto alt = kernel::alt_patch_sites(*carved, carved_path);
+    if (!alt) return report(alt.error());
+    ojson cmp = ojson::object();
+    cmp["carved_size"] = carved->size();
+    cmp["runtime_size"] = rt->size();
+    cmp["alt_entry_size"] = alt->entry_size;
+    cmp["patch_sites"] = alt->sites.size();
+    auto in_site = [&](uint64_t b, uint64_t e) {
+      for (const auto& s : alt->sites)
+        if (b >= s.offset && e <= s.offset + s.length) return true;
+      return false;
+    };
+    ojson diffs = ojson::array();
+    bool outside = false;
+    size_t n = std::min(carved->size(), rt->size());
+    for (size_t i = 0; i < n;) {
+      if ((*carved)[i] == (*rt)[i]) { ++i; continue; }
+      size_t j = i;
+      while (j < n && (*carved)[j] != (*rt)[j]) ++j;
+      // A run of differing bytes is attributed to patch sites site by site.
+      bool ok = true;
+      for (size_t k = i; k < j; ++k) ok = ok && in_site(k, k + 1);
+      outside = outside || !ok;
+      diffs.push_back({{"offset", hex(i)}, {"length", j - i}, {"in_patch_site", ok}});
+      i = j;
+    }
+    bool tail_zero = true;
+    for (size_t i = n; i < rt->size(); ++i) tail_zero = tail_zero && (*rt)[i] == 0;
+    cmp["runtime_covers_image"] = rt->size() >= carved->size();
+    cmp["runtime_tail_zero"] = tail_zero;
+    cmp["diff_ranges"] = diffs;
+    cmp["equal_outside_patch_sites"] = !outside && rt->size() >= carved->size() && tail_zero;
+    doc["compare"] = cmp;
+  }
+  std::cout << doc.dump(2) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_kernel(CLI::App& app, Context& ctx) {
+  auto* kernel = app.add_subcommand("kernel", "Carve vDSO images out of real kernel builds (corpus tooling)");
+  kernel->require_subcommand(1);
+
+  struct CarveOpts {
+    std::string input, out;
+    std::vector<std::string> meta;
+  };
+  auto co = std::make_shared<CarveOpts>();
+  auto* c = kernel->add_subcommand("carve", "Write every embedded vDSO of a kernel .deb or vmlinuz to DIR/<abi>.so");
+  c->add_option("input", co->input, "A linux-image/linux-binary .deb or a bzImage (vmlinuz)")->required();
+  c->add_option("--out", co->out, "Output directory")->required();
+  c->add_option("--meta", co->meta, "key=value recorded in DIR/build.json (repeatable)");
+  c->callback([co, &ctx] { ctx.exit_code = carve(co->input, co->out, co->meta); });
+
+  struct LayoutOpts {
+    std::string maps, carved, runtime;
+  };
+  auto lo = std::make_shared<LayoutOpts>();
+  auto* l = kernel->add_subcommand("layout", "Summarise an observed maps file; compare a runtime vDSO dump to the carved image");
+  l->add_option("--maps", lo->maps, "/proc/self/maps as observed")->required();
+  l->add_option("--carved", lo->carved, "The carved vDSO (<abi>.so)");
+  l->add_option("--runtime", lo->runtime, "The vDSO bytes dumped at run time");
+  l->callback([lo, &ctx] { ctx.exit_code = layout(lo->maps, lo->carved, lo->runtime); });
+}
+
+}  // namespace vk::cli
