@@ -247,6 +247,28 @@ static int t_check_plan(void)
 	return 0;
 }
 
+/* A kernel without vvar (pre-3.16), simulated through maps text: any plan
+ * that moves a vvar is refused with VK_RT_E_NO_VVAR, one without passes. */
+static int t_no_vvar_kernel(void)
+{
+	struct vk_rt_layout l;
+	struct vk_rt_plan p;
+	CHECK_RC(parse(maps_pre316, &l), 0);
+	vk_rt_plan_init(&p);
+	p.vdso_addr = 0x7f0000004000ull;
+	p.vdso_size = 0x1000;
+	p.vvar_addr = 0x7f0000000000ull;
+	p.vvar_size = 0x4000;
+	CHECK_RC(vk_rt_check_plan(&p, &l), VK_RT_E_NO_VVAR);
+	p.vclock_addr = 0x7f0000004000ull;
+	p.vclock_size = 0x2000;
+	p.vdso_addr = 0x7f0000006000ull;
+	CHECK_RC(vk_rt_check_plan(&p, &l), VK_RT_E_NO_VVAR);
+	p.vvar_size = p.vclock_size = 0;
+	CHECK_RC(vk_rt_check_plan(&p, &l), 0);
+	return 0;
+}
+
 static int t_plan_text_roundtrip(void)
 {
 	struct vk_rt_layout l;
@@ -396,6 +418,7 @@ static const struct rt_case cases[] = {
 	{"maps_malformed", t_maps_malformed},
 	{"read_layout_small_buffer", t_read_layout_small_buffer},
 	{"check_plan", t_check_plan},
+	{"no_vvar_kernel", t_no_vvar_kernel},
 	{"plan_text_roundtrip", t_plan_text_roundtrip},
 	{"plan_text_parse", t_plan_text_parse},
 	{"plan_load", t_plan_load},
