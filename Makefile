@@ -1,0 +1,43 @@
+# vdsokit: `make run` and `make test` are the two set-up commands (README.md).
+# Both install missing Debian packages, configure and build; then run the main job / every test.
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVK_WERROR=ON
+SAMPLE   ?= corpora/samples/host-vdsoloop
+
+# Build dependencies (Debian package names). llvm-dev is satisfied by any llvm-14..19-dev.
+DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doctest-dev libprotobuf-dev \
+            protobuf-compiler nlohmann-json3-dev libarchive-dev zstd
+# Test-only dependencies: Debian's crit (criu 3.17.1) is the reference decoder for old-schema images;
+# gcc-multilib lets the live tests build a 32-bit child.
+DEB_TEST  = criu gcc-multilib
+
+.PHONY: all deps deps-test build run test bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(DEB_BUILD)
+
+deps-test: deps
+	@scripts/deps.sh $(DEB_TEST)
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/cli/vdsokit inspect $(SAMPLE)
+
+test: deps-test build
+	$(BUILD)/cli/vdsokit inspect $(SAMPLE)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	cmake --build $(BUILD) --target benchmarks -j $(JOBS)
+	cd $(BUILD) && ctest -C bench -L bench --output-on-failure -V
+
+clean:
+	rm -rf $(BUILD)

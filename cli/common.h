@@ -1,0 +1,28 @@
+// Shared by the subcommands: how errors become one stderr line plus an exit code (docs/cli.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "formats/common/error.h"
+
+namespace vk::cli {
+
+// Each subcommand's callback returns its exit code through this.
+struct Context {
+  int exit_code = kExitOk;
+};
+
+// Prints "vdsokit: <error>" on stderr and returns its exit code.
+int report(const Error& e);
+
+// Adds `--format` with the given choices to a subcommand.
+CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<std::string>& choices);
+
+// Writes `text` to stdout or, when `path` is set, atomically to that file.
+int emit(const std::string& text, const std::string& path);
+
+void add_inspect(CLI::App& app, Context& ctx);
+
+}  // namespace vk::cli

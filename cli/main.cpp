@@ -1,0 +1,21 @@
+// vdsokit: will this checkpoint restore on that kernel, and if not, what has to change?
+#include <iostream>
+
+#include "cli/common.h"
+
+int main(int argc, char** argv) {
+  using namespace vk::cli;
+  CLI::App app{"vdsokit: vDSO/vvar pre-flight, inspection and rewriting for CRIU checkpoints", "vdsokit"};
+  app.set_version_flag("--version", std::string("vdsokit 0.1.0"));
+  app.require_subcommand(1);
+  Context ctx;
+  add_inspect(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    // CLI11 returns 0 for --help/--version; every real parse error is a usage error (docs/cli.md).
+    return rc == 0 ? 0 : vk::kExitUsage;
+  }
+  return ctx.exit_code;
+}

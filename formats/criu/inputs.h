@@ -1,0 +1,22 @@
+// What a user points vdsokit at: an image directory, a directory holding several image sets, or a
+// checkpoint archive. Each becomes one or more image-set trees.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "formats/common/error.h"
+#include "formats/common/source.h"
+
+namespace vk::criu {
+
+struct Input {
+  std::string label;     // path, or archive:folder
+  TreePtr tree;
+};
+
+// Finds every image set (a folder with inventory.img and pstree.img) under `path`.
+Expected<std::vector<Input>> discover(const std::string& path);
+
+}  // namespace vk::criu

@@ -1,0 +1,63 @@
+// The vdsokit binary end to end: exit codes, output formats parsed back, one-line errors.
+#include <doctest/doctest.h>
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+#include "support/fixtures.h"
+
+using namespace vk;
+
+TEST_CASE("inspect: text, json and yaml on a real checkpoint") {
+  auto dir = test::fixture("host-vdsoloop/images");
+  auto text = test::run_vdsokit({"inspect", dir});
+  CHECK(text.code == 0);
+  CHECK(text.out.find("0x7ff7773c9000-0x7ff7773cb000") != std::string::npos);
+  CHECK(text.out.find("4b15c3420aa259678b291cf305c8f935ec0893e74973620272f98a3f246cce64") != std::string::npos);
+
+  auto json = test::run_vdsokit({"inspect", "--format", "json", dir});
+  REQUIRE(json.code == 0);
+  auto j = nlohmann::json::parse(json.out);
+  CHECK(j["schema"] == "vdsokit.inspect/1");
+  const auto& p = j["image_sets"][0]["processes"][0];
+  CHECK(p["pid"] == 7660);
+  CHECK(p["vdso_vmas"][0]["start"] == "0x7ff7773c9000");
+  CHECK(p["auxv"]["AT_SYSINFO_EHDR"] == "0x7ff7773c9000");
+  CHECK(p["vdso"]["symbols"].size() == 12);
+  CHECK(p["vdso_pagemap"][0]["pages_offset"] == "0x11000");
+
+  auto yaml = test::run_vdsokit({"inspect", "--format", "yaml", dir});
+  REQUIRE(yaml.code == 0);
+  auto y = YAML::Load(yaml.out);
+  CHECK(y["image_sets"][0]["processes"][0]["vdso_vmas"][0]["start"].as<std::string>() == "0x7ff7773c9000");
+  CHECK(y["image_sets"][0]["processes"][0]["vdso"]["symbols"].size() == 12);
+}
+
+TEST_CASE("inspect reads archives in place and walks folders of image sets") {
+  auto r = test::run_vdsokit({"inspect", "--format", "json", test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.zst")});
+  REQUIRE(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["image_sets"][0]["processes"][0]["vdso_sha256"] == "4b15c3420aa259678b291cf305c8f935ec0893e74973620272f98a3f246cce64");
+  auto all = test::run_vdsokit({"inspect", "--format", "json", test::fixtures()});
+  REQUIRE(all.code == 0);
+  CHECK(nlohmann::json::parse(all.out)["image_sets"].size() >= 9);
+}
+
+TEST_CASE("exit codes: usage 2, bad input 3 with one error line naming file and offset") {
+  CHECK(test::run_vdsokit({}).code == 2);
+  CHECK(test::run_vdsokit({"inspect"}).code == 2);
+  CHECK(test::run_vdsokit({"inspect", "--format", "xml", test::fixture("host-vdsoloop/images")}).code == 2);
+  CHECK(test::run_vdsokit({"--help"}).code == 0);
+
+  test::TempDir tmp;
+  test::copy_dir(test::fixture("host-vdsoloop/images"), tmp / "set");
+  std::filesystem::resize_file(tmp / "set/mm-7660.img", 500);
+  auto r = test::run_vdsokit({"inspect", "-o", tmp / "report.txt", tmp / "set"});
+  CHECK(r.code == 3);
+  CHECK(r.out.empty());
+  CHECK(r.err == "vdsokit: '" + tmp / "set/mm-7660.img" + "': offset 0x8: entry length 958 past end of file (488 bytes left)\n");
+  CHECK(!std::filesystem::exists(tmp / "report.txt"));   // no partial output file
+  auto missing = test::run_vdsokit({"inspect", tmp / "nothing"});
+  CHECK(missing.code == 3);
+}

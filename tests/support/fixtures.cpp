@@ -1,0 +1,87 @@
+#include "support/fixtures.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace vk::test {
+
+namespace fs = std::filesystem;
+
+std::string fixtures() { return VK_FIXTURES; }
+std::string fixture(const std::string& rel) { return fixtures() + "/" + rel; }
+std::string source(const std::string& rel) { return std::string(VK_SOURCE_DIR) + "/" + rel; }
+
+std::vector<std::string> fixture_sets() {
+  std::vector<std::string> out;
+  for (auto& e : fs::directory_iterator(fixtures()))
+    if (fs::exists(e.path() / "known-values.json")) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+nlohmann::json known_values(const std::string& set, const std::string& file) {
+  return nlohmann::json::parse(read_text(fixture(set + "/" + file)));
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+std::string read_text(const std::string& path) {
+  auto b = read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+TempDir::TempDir() {
+  std::string t = (fs::temp_directory_path() / "vktest-XXXXXX").string();
+  if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+  path = t;
+}
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+void copy_dir(const std::string& from, const std::string& to) {
+  fs::create_directories(to);
+  for (auto& e : fs::directory_iterator(from)) {
+    if (e.is_symlink()) {
+      fs::create_symlink(fs::read_symlink(e.path()), fs::path(to) / e.path().filename());
+    } else if (e.is_regular_file()) {
+      fs::copy_file(e.path(), fs::path(to) / e.path().filename());
+      fs::permissions(fs::path(to) / e.path().filename(), fs::perms::owner_read | fs::perms::owner_write);
+    }
+  }
+}
+
+Run run_vdsokit(const std::vector<std::string>& args) {
+  TempDir tmp;
+  std::string cmd = std::string("'") + VK_BINARY + "'";
+  for (const auto& a : args) cmd += " '" + a + "'";
+  cmd += " >" + tmp / "out" + " 2>" + tmp / "err";
+  int st = std::system(cmd.c_str());
+  Run r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.out = read_text(tmp / "out");
+  r.err = read_text(tmp / "err");
+  return r;
+}
+
+uint64_t parse_hex(const std::string& s) { return std::stoull(s, nullptr, 16); }
+
+}  // namespace vk::test

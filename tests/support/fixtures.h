@@ -1,0 +1,39 @@
+// Test helpers: where the real fixtures are, and running the vdsokit binary.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vk::test {
+
+std::string fixtures();                              // ../shared/fixtures/criu
+std::string fixture(const std::string& rel);         // fixtures() + "/" + rel
+std::string source(const std::string& rel);          // repository path
+std::vector<std::string> fixture_sets();             // every folder with known-values.json
+nlohmann::json known_values(const std::string& set, const std::string& file = "known-values.json");
+std::vector<uint8_t> read_bytes(const std::string& path);
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
+std::string read_text(const std::string& path);
+
+// A fresh temporary directory, removed at destruction.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::string path;
+  std::string operator/(const std::string& rel) const { return path + "/" + rel; }
+};
+// Copies a directory of files (no recursion into symlinks).
+void copy_dir(const std::string& from, const std::string& to);
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+};
+Run run_vdsokit(const std::vector<std::string>& args);
+
+uint64_t parse_hex(const std::string& s);
+
+}  // namespace vk::test
