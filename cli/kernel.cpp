@@ -1,7 +1,9 @@
 // vdsokit kernel carve FILE.deb|vmlinuz --out DIR [--meta key=value]...
 //   Carves every vDSO image (x86_64, i386, x32) out of a kernel package or bzImage into DIR/<abi>.so and
 //   writes DIR/build.json (the build's provenance and per-image facts). Used by Makefile.kernels.
-// vdsokit kernel layout --maps FILE --carved SO [--runtime BIN]
+// vdsokit kernel vmlinuz FILE.deb -o OUT
+//   Extracts the kernel image of a package (to boot it under qemu).
+// vdsokit kernel layout --observed OBS --carved DIR [-o OUT.json]
 //   Summarises a /proc/self/maps observed under qemu (vvar/vvar_vclock/vdso pages and order) and checks
 //   that the runtime vDSO equals the carved one outside .altinstructions patch sites. Prints JSON.
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include "formats/common/sha256.h"
 #include "formats/common/source.h"
 #include "formats/kernel/carve.h"
+#include "formats/kernel/deb.h"
 
 namespace vk::cli {
 
@@ -135,9 +138,10 @@ std::vector<MapLine> parse_maps(const std::string& text) {
   return out;
 }
 
-int layout(const std::string& maps_path, const std::string& carved_path, const std::string& runtime_path) {
-  auto maps_bytes = read_file(maps_path, 1 << 20);
-  if (!maps_bytes) return report(maps_bytes.error());
+Expected<ojson> layout_one(const std::string& maps_path, const std::string& carved_path,
+                           const std::string& runtime_path) {
+  VK_TRY(maps_bytes_v, read_file(maps_path, 1 << 20));
+  auto* maps_bytes = &maps_bytes_v;
   auto maps = parse_maps(std::string(maps_bytes->begin(), maps_bytes->end()));
   ojson doc = ojson::object();
   ojson zones = ojson::array();
@@ -165,12 +169,12 @@ int layout(const std::string& maps_path, const std::string& carved_path, const s
   doc["contiguous"] = contiguous;
   if (vdso && stack) doc["vdso_vs_stack"] = vdso->start > stack->start ? "above" : "below";
   if (!carved_path.empty() && !runtime_path.empty()) {
-    auto carved = read_file(carved_path, kernel::kMaxVdsoImage);
-    if (!carved) return report(carved.error());
-    auto rt = read_file(runtime_path, 64 << 20);
-    if (!rt) return report(rt.error());
-    auto alt = kernel::alt_patch_sites(*carved, carved_path);
-    if (!alt) return report(alt.error());
+    VK_TRY(carved_v, read_file(carved_path, kernel::kMaxVdsoImage));
+    VK_TRY(rt_v, read_file(runtime_path, 64 << 20));
+    VK_TRY(alt_v, kernel::alt_patch_sites(carved_v, carved_path));
+    auto* carved = &carved_v;
+    auto* rt = &rt_v;
+    auto* alt = &alt_v;
     ojson cmp = ojson::object();
     cmp["carved_size"] = carved->size();
     cmp["runtime_size"] = rt->size();
@@ -203,7 +207,45 @@ int layout(const std::string& maps_path, const std::string& carved_path, const s
     cmp["equal_outside_patch_sites"] = !outside && rt->size() >= carved->size() && tail_zero;
     doc["compare"] = cmp;
   }
-  std::cout << doc.dump(2) << "\n";
+  return doc;
+}
+
+// OBS holds what the qemu probe printed, per ABI: <abi>.maps and <abi>.vdso (runtime bytes).
+int layout(const std::string& obs_dir, const std::string& carved_dir, const std::vector<std::string>& metas,
+           const std::string& out) {
+  namespace fs = std::filesystem;
+  ojson doc = ojson::object();
+  doc["schema"] = "vdsokit-kernel-layout/1";
+  for (const auto& m : metas) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos || eq == 0) return report(usage_error("--meta wants key=value, got '" + m + "'"));
+    doc[m.substr(0, eq)] = m.substr(eq + 1);
+  }
+  ojson abis = ojson::object();
+  bool all_equal = true;
+  for (const char* abi : {"x86_64", "i386", "x32"}) {
+    std::string maps = (fs::path(obs_dir) / (std::string(abi) + ".maps")).string();
+    if (!fs::exists(maps)) continue;
+    std::string carved = (fs::path(carved_dir) / (std::string(abi) + ".so")).string();
+    std::string rt = (fs::path(obs_dir) / (std::string(abi) + ".vdso")).string();
+    if (!fs::exists(carved) || !fs::exists(rt)) carved.clear();
+    auto j = layout_one(maps, carved, carved.empty() ? "" : rt);
+    if (!j) return report(j.error());
+    if (j->contains("compare")) all_equal = all_equal && (*j)["compare"]["equal_outside_patch_sites"].get<bool>();
+    abis[abi] = j.take();
+  }
+  if (abis.empty()) return report(bad_input(obs_dir, "no <abi>.maps observed"));
+  doc["equal_outside_patch_sites"] = all_equal;
+  doc["abis"] = abis;
+  return emit(doc.dump(2) + "\n", out);
+}
+
+int extract_vmlinuz(const std::string& deb, const std::string& out) {
+  auto f = kernel::deb_extract(deb, [](const std::string& p) { return kernel::is_vmlinuz_path(p); });
+  if (!f) return report(f.error());
+  auto st = write_file_atomic(out, f->bytes);
+  if (!st) return report(st.error());
+  std::cout << f->path << " -> " << out << " (" << f->bytes.size() << " bytes)\n";
   return kExitOk;
 }
 
@@ -224,15 +266,23 @@ void add_kernel(CLI::App& app, Context& ctx) {
   c->add_option("--meta", co->meta, "key=value recorded in DIR/build.json (repeatable)");
   c->callback([co, &ctx] { ctx.exit_code = carve(co->input, co->out, co->meta); });
 
+  auto vo = std::make_shared<std::pair<std::string, std::string>>();
+  auto* v = kernel->add_subcommand("vmlinuz", "Extract the vmlinuz of a kernel .deb (for booting it under qemu)");
+  v->add_option("deb", vo->first, "A linux-image/linux-binary .deb")->required();
+  v->add_option("-o,--output", vo->second, "Where to write the vmlinuz")->required();
+  v->callback([vo, &ctx] { ctx.exit_code = extract_vmlinuz(vo->first, vo->second); });
+
   struct LayoutOpts {
-    std::string maps, carved, runtime;
+    std::string obs, carved, out;
+    std::vector<std::string> meta;
   };
   auto lo = std::make_shared<LayoutOpts>();
-  auto* l = kernel->add_subcommand("layout", "Summarise an observed maps file; compare a runtime vDSO dump to the carved image");
-  l->add_option("--maps", lo->maps, "/proc/self/maps as observed")->required();
-  l->add_option("--carved", lo->carved, "The carved vDSO (<abi>.so)");
-  l->add_option("--runtime", lo->runtime, "The vDSO bytes dumped at run time");
-  l->callback([lo, &ctx] { ctx.exit_code = layout(lo->maps, lo->carved, lo->runtime); });
+  auto* l = kernel->add_subcommand("layout", "Summarise observed maps (OBS/<abi>.maps) and compare runtime vDSO dumps (OBS/<abi>.vdso) with the carved images");
+  l->add_option("--observed", lo->obs, "Directory with <abi>.maps and <abi>.vdso from the qemu probe")->required();
+  l->add_option("--carved", lo->carved, "Directory with the carved <abi>.so")->required();
+  l->add_option("--meta", lo->meta, "key=value recorded in the output (repeatable)");
+  l->add_option("-o,--output", lo->out, "Write the JSON here (atomically) instead of stdout");
+  l->callback([lo, &ctx] { ctx.exit_code = layout(lo->obs, lo->carved, lo->meta, lo->out); });
 }
 
 }  // namespace vk::cli
