@@ -24,6 +24,7 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
 int emit(const std::string& text, const std::string& path);
 
 void add_inspect(CLI::App& app, Context& ctx);
+void add_decode(CLI::App& app, Context& ctx);   // cli/decode.cpp: decode and encode
 void add_kernel(CLI::App& app, Context& ctx);   // cli/kernel.cpp
 
 }  // namespace vk::cli

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Context ctx;
   add_inspect(app, ctx);
+  add_decode(app, ctx);
   add_kernel(app, ctx);
   try {
     app.parse(argc, argv);
