@@ -1,0 +1,68 @@
+// Which catalog build is this vDSO? (docs/catalog.md "Identification")
+//   exact         the bytes are a catalog build's: sha256 of the ELF-size prefix or of all pages, or
+//                 equal outside the .altinstructions sites the kernel patches at boot
+//   proxied-from  a CRIU-proxied vDSO (trampolines at symbol entries, docs/vdso-restore.md §6.4)
+//                 whose bytes equal a build's outside the trampoline (and patch) sites
+//   nearest       no byte match: the builds with the most similar symbol layout, scored
+//   unknown       nothing comparable (no ELF, no symbols, empty catalog)
+// An Identifier precomputes per-entry indices once; identify() is then well under a millisecond.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/catalog/catalog.h"
+#include "formats/vdso/vdso.h"
+
+namespace vk::analyze {
+
+enum class MatchKind { Exact, ProxiedFrom, Nearest, Unknown };
+const char* match_kind_name(MatchKind k);   // exact | proxied-from | nearest | unknown
+
+struct Candidate {
+  const catalog::Entry* entry = nullptr;
+  double score = 0;                 // 1.0 for exact/proxied-from; (0, 1) for nearest
+  std::string why;                  // e.g. "sha256 of the ELF image", "18/20 (name, offset) pairs"
+};
+
+struct Identification {
+  std::string input;
+  MatchKind kind = MatchKind::Unknown;
+  std::vector<Candidate> candidates;   // best first
+  std::string explanation;
+  // What was looked at.
+  vdso::Abi abi = vdso::Abi::Unknown;
+  std::string version;              // from the Linux note, "" when absent
+  uint64_t elf_size = 0, bytes = 0;
+  std::string sha256_elf, sha256_all;
+  size_t trampolines = 0;
+};
+
+class Identifier {
+ public:
+  // `cat` must outlive the Identifier. Synthetic entries are never matched (they have no real bytes).
+  explicit Identifier(const catalog::Catalog& cat);
+  ~Identifier();
+  Identifier(const Identifier&) = delete;
+  Identifier& operator=(const Identifier&) = delete;
+
+  Identification identify(const vdso::Vdso& v, size_t top = 5) const;
+  // Parses `bytes` first (a mark or garbage gives kind unknown, not an error).
+  Identification identify_bytes(const std::string& name, std::vector<uint8_t> bytes, size_t top = 5) const;
+  const catalog::Catalog& catalog() const { return cat_; }
+
+ private:
+  struct Index;
+  const catalog::Catalog& cat_;
+  std::unique_ptr<Index> ix_;
+};
+
+nlohmann::ordered_json to_json(const Identification& id);
+std::string render_text(const std::vector<Identification>& ids);
+std::string render_json(const std::vector<Identification>& ids);
+std::string render_yaml(const std::vector<Identification>& ids);
+
+}  // namespace vk::analyze

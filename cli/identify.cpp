@@ -1,0 +1,82 @@
+// vdsokit identify FILE.so|IMAGE-DIR|ARCHIVE... [--catalog PATH]... [--format text|json|yaml]
+#include <filesystem>
+#include <fstream>
+
+#include "analyzers/identify.h"
+#include "analyzers/inspect.h"
+#include "cli/common.h"
+#include "formats/criu/inputs.h"
+
+namespace vk::cli {
+
+namespace {
+
+// A file starting with the ELF magic, or with a CRIU mark, is a vDSO blob; anything else is a
+// checkpoint input (image directory or archive) handed to criu::discover.
+bool looks_like_vdso(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char m[8] = {};
+  in.read(m, sizeof m);
+  return std::string(m, 4) == "\x7f" "ELF" || std::string(m, 4) == "CRIU" || std::string(m, 4) == "criu";
+}
+
+}  // namespace
+
+void add_identify(CLI::App& app, Context& ctx) {
+  struct Opts {
+    std::vector<std::string> inputs, catalogs;
+    bool no_builtin = false;
+    std::string format = "text", output;
+    size_t top = 3;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("identify", "Name the kernel build of a vDSO file or of each process's dumped vDSO");
+  cmd->add_option("inputs", o->inputs, "vDSO files, image directories or checkpoint archives")->required();
+  cmd->add_option("--catalog", o->catalogs, "A user catalog.yaml merged over the built-in one (repeatable; later wins)");
+  cmd->add_flag("--no-builtin", o->no_builtin, "Leave the built-in catalog out");
+  cmd->add_option("--top", o->top, "How many nearest builds to list (default 3)");
+  add_format(*cmd, o->format, {"text", "json", "yaml"});
+  cmd->add_option("-o,--output", o->output, "Write the report to this file (atomically) instead of stdout");
+  cmd->callback([o, &ctx] {
+    auto cat = catalog::effective_catalog(o->catalogs, !o->no_builtin);
+    if (!cat) return void(ctx.exit_code = report(cat.error()));
+    analyze::Identifier ident(*cat);
+    std::vector<analyze::Identification> results;
+    for (const auto& path : o->inputs) {
+      if (looks_like_vdso(path)) {
+        std::ifstream in(path, std::ios::binary);
+        std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        results.push_back(ident.identify_bytes(path, std::move(bytes), o->top));
+        continue;
+      }
+      auto inputs = criu::discover(path);
+      if (!inputs) return void(ctx.exit_code = report(inputs.error()));
+      for (const auto& in : *inputs) {
+        auto set = criu::ImageSet::open(in.tree);
+        if (!set) return void(ctx.exit_code = report(set.error()));
+        auto r = analyze::inspect(*set, in.label);
+        if (!r) return void(ctx.exit_code = report(r.error()));
+        for (const auto& p : r->processes) {
+          std::string label = in.label + ": pid " + std::to_string(p.pid) + " (" + p.comm + ")";
+          if (!p.vdso) {
+            analyze::Identification id;
+            id.input = label;
+            id.explanation = p.vdso_error ? *p.vdso_error : "no vDSO in this process's images";
+            results.push_back(std::move(id));
+            continue;
+          }
+          auto id = ident.identify(*p.vdso, o->top);
+          id.input = label;
+          results.push_back(std::move(id));
+        }
+      }
+    }
+    std::string text = o->format == "json"   ? analyze::render_json(results)
+                       : o->format == "yaml" ? analyze::render_yaml(results)
+                                             : analyze::render_text(results);
+    ctx.exit_code = emit(text, o->output);
+  });
+}
+
+}  // namespace vk::cli
