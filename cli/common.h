@@ -24,6 +24,9 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
 int emit(const std::string& text, const std::string& path);
 
 void add_inspect(CLI::App& app, Context& ctx);
+void add_check(CLI::App& app, Context& ctx);    // cli/check.cpp
+void add_diff(CLI::App& app, Context& ctx);     // cli/diff.cpp
+void add_matrix(CLI::App& app, Context& ctx);   // cli/matrix.cpp
 void add_decode(CLI::App& app, Context& ctx);   // cli/decode.cpp: decode and encode
 void add_kernel(CLI::App& app, Context& ctx);   // cli/kernel.cpp
 

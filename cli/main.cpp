@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Context ctx;
   add_inspect(app, ctx);
+  add_check(app, ctx);
+  add_diff(app, ctx);
+  add_matrix(app, ctx);
   add_decode(app, ctx);
   add_kernel(app, ctx);
   try {

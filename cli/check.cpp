@@ -1,0 +1,62 @@
+// vdsokit check <image-dir|archive>... --target ID|host [--restorer R] [--format text|json|yaml|junit]
+#include "analyzers/check.h"
+#include "cli/common.h"
+#include "formats/criu/inputs.h"
+
+namespace vk::cli {
+
+void add_check(CLI::App& app, Context& ctx) {
+  struct Opts {
+    std::vector<std::string> inputs, catalogs;
+    std::string target, restorer = "criu-4.2", format, output;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("check", "Pre-flight: will each process restore on the target kernel with the restorer, and what breaks");
+  cmd->add_option("inputs", opts->inputs, "Image directories, folders of image sets, or checkpoint archives")->required();
+  cmd->add_option("-t,--target", opts->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
+  cmd->add_option("-r,--restorer", opts->restorer, "Restorer whose rules apply")
+      ->check(CLI::IsMember(analyze::restorer_names()))
+      ->capture_default_str();
+  add_format(*cmd, opts->format, {"text", "json", "yaml", "junit"});
+  cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
+  cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  cmd->callback([opts, &ctx] {
+    auto cat = catalog::effective_catalog(opts->catalogs);
+    if (!cat) {
+      ctx.exit_code = report(cat.error());
+      return;
+    }
+    const auto* r = analyze::find_restorer(opts->restorer);
+    std::vector<analyze::SetCheck> checks;
+    int code = kExitOk;
+    for (const auto& path : opts->inputs) {
+      auto inputs = criu::discover(path);
+      if (!inputs) {
+        ctx.exit_code = report(inputs.error());
+        return;
+      }
+      for (const auto& in : *inputs) {
+        auto set = criu::ImageSet::open(in.tree);
+        if (!set) {
+          ctx.exit_code = report(set.error());
+          return;
+        }
+        auto c = analyze::check(*set, in.label, *cat, opts->target, *r);
+        if (!c) {
+          ctx.exit_code = report(c.error());
+          return;
+        }
+        code = std::max(code, c->exit_code());
+        checks.push_back(c.take());
+      }
+    }
+    std::string text = opts->format == "json"    ? analyze::render_check_json(checks)
+                       : opts->format == "yaml"  ? analyze::render_check_yaml(checks)
+                       : opts->format == "junit" ? analyze::render_check_junit(checks)
+                                                 : analyze::render_check_text(checks);
+    int rc = emit(text, opts->output);
+    ctx.exit_code = rc != kExitOk ? rc : code;
+  });
+}
+
+}  // namespace vk::cli
