@@ -336,7 +336,8 @@ int cmd_rebuild(const std::string& from, const std::string& layouts, const std::
       e->package_version = b.value("version", "");
       e->package_sha256 = b.value("deb_sha256", "");
       e->suite = b.value("suite", "");
-      e->file = fs::relative(fs::absolute(so), out_dir).string();
+      // Lexically, so that a symlinked corpus keeps the same relative names.
+      e->file = fs::absolute(so).lexically_normal().lexically_relative(out_dir.lexically_normal()).string();
       // Layout observed under qemu (kernel-corpus.md "Observing the runtime layout") beats the rules.
       fs::path maps = fs::path(layouts) / release / (abi + ".maps");
       if (!layouts.empty() && fs::exists(maps)) {
