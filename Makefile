@@ -9,8 +9,8 @@ SAMPLE   ?= corpora/samples/host-vdsoloop
 DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doctest-dev libprotobuf-dev \
             protobuf-compiler nlohmann-json3-dev libarchive-dev zstd
 # Test-only dependencies: Debian's crit (criu 3.17.1) is the reference decoder for old-schema images;
-# gcc-multilib lets the live tests build a 32-bit child.
-DEB_TEST  = criu gcc-multilib
+# gcc-multilib lets the live tests build a 32-bit child; python3 parses JUnit/SVG output in the CLI tests.
+DEB_TEST  = criu gcc-multilib python3
 
 .PHONY: all deps deps-test build run test bench clean
 

@@ -29,5 +29,7 @@ void add_diff(CLI::App& app, Context& ctx);     // cli/diff.cpp
 void add_matrix(CLI::App& app, Context& ctx);   // cli/matrix.cpp
 void add_decode(CLI::App& app, Context& ctx);   // cli/decode.cpp: decode and encode
 void add_kernel(CLI::App& app, Context& ctx);   // cli/kernel.cpp
+void add_catalog(CLI::App& app, Context& ctx);  // cli/catalog.cpp
+void add_identify(CLI::App& app, Context& ctx); // cli/identify.cpp
 
 }  // namespace vk::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   add_matrix(app, ctx);
   add_decode(app, ctx);
   add_kernel(app, ctx);
+  add_catalog(app, ctx);
+  add_identify(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
