@@ -24,6 +24,7 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
 int emit(const std::string& text, const std::string& path);
 
 void add_inspect(CLI::App& app, Context& ctx);
+void add_docs(CLI::App& app, Context& ctx);     // cli/docs.cpp: completion, man
 void add_check(CLI::App& app, Context& ctx);    // cli/check.cpp
 void add_diff(CLI::App& app, Context& ctx);     // cli/diff.cpp
 void add_matrix(CLI::App& app, Context& ctx);   // cli/matrix.cpp

@@ -61,3 +61,22 @@ TEST_CASE("exit codes: usage 2, bad input 3 with one error line naming file and 
   auto missing = test::run_vdsokit({"inspect", tmp / "nothing"});
   CHECK(missing.code == 3);
 }
+
+TEST_CASE("completion and man pages cover every subcommand") {
+  auto bash = test::run_vdsokit({"completion", "bash"});
+  REQUIRE(bash.code == 0);
+  for (const char* sub : {"inspect", "check", "diff", "matrix", "decode", "encode", "catalog", "identify"})
+    CHECK(bash.out.find(std::string(" ") + sub) != std::string::npos);
+  CHECK(bash.out.find("--restorer") != std::string::npos);
+  test::TempDir tmp;
+  test::write_bytes(tmp / "c.sh", std::vector<uint8_t>(bash.out.begin(), bash.out.end()));
+  CHECK(std::system(("bash -n " + tmp / "c.sh").c_str()) == 0);
+  auto man = test::run_vdsokit({"man", tmp / "man"});
+  REQUIRE(man.code == 0);
+  for (const char* page : {"vdsokit.1", "vdsokit-inspect.1", "vdsokit-check.1", "vdsokit-catalog-list.1"}) {
+    auto text = test::read_text(tmp / (std::string("man/") + page));
+    CHECK(text.rfind(".TH VDSOKIT", 0) == 0);
+    CHECK(text.find(".SH OPTIONS") != std::string::npos);
+  }
+  CHECK(test::read_text(tmp / "man/vdsokit-check.1").find("\\-\\-target") != std::string::npos);
+}
