@@ -16,9 +16,9 @@ namespace {
 
 // An image set's process as a restore target: its vDSO and the layout its VMAs show.
 Expected<Side> side_from_image(const std::string& spec) {
-  VK_TRY(inputs, criu::discover(spec));
-  VK_TRY(set, criu::ImageSet::open(inputs.front().tree));
-  VK_TRY(report, inspect(set, inputs.front().label));
+  VK_TRY(sets, criu::open_sets({spec}));
+  const auto& [label, set] = sets.front();
+  VK_TRY(report, inspect(set, label));
   const Process* p = nullptr;
   for (const auto& proc : report.processes)
     if (proc.vdso && proc.vdso->elf) {
@@ -28,7 +28,7 @@ Expected<Side> side_from_image(const std::string& spec) {
   if (!p) return bad_input(spec, "no process with a readable vDSO in this image set");
   Side side;
   side.kind = "image";
-  side.label = inputs.front().label + " pid " + std::to_string(p->pid);
+  side.label = label + " pid " + std::to_string(p->pid);
   std::vector<uint8_t> elf(p->vdso->bytes.begin(), p->vdso->bytes.begin() + long(p->vdso->elf_size));
   VK_TRY(entry, catalog::entry_from_vdso(side.label, elf));
   const Vma& vdso_vma = p->vdso_vmas.back();

@@ -27,28 +27,21 @@ void add_check(CLI::App& app, Context& ctx) {
       return;
     }
     const auto* r = analyze::find_restorer(opts->restorer);
+    auto sets = criu::open_sets(opts->inputs);
+    if (!sets) {
+      ctx.exit_code = report(sets.error());
+      return;
+    }
     std::vector<analyze::SetCheck> checks;
     int code = kExitOk;
-    for (const auto& path : opts->inputs) {
-      auto inputs = criu::discover(path);
-      if (!inputs) {
-        ctx.exit_code = report(inputs.error());
+    for (const auto& s : *sets) {
+      auto c = analyze::check(s.set, s.label, *cat, opts->target, *r);
+      if (!c) {
+        ctx.exit_code = report(c.error());
         return;
       }
-      for (const auto& in : *inputs) {
-        auto set = criu::ImageSet::open(in.tree);
-        if (!set) {
-          ctx.exit_code = report(set.error());
-          return;
-        }
-        auto c = analyze::check(*set, in.label, *cat, opts->target, *r);
-        if (!c) {
-          ctx.exit_code = report(c.error());
-          return;
-        }
-        code = std::max(code, c->exit_code());
-        checks.push_back(c.take());
-      }
+      code = std::max(code, c->exit_code());
+      checks.push_back(c.take());
     }
     std::string text = opts->format == "json"    ? analyze::render_check_json(checks)
                        : opts->format == "yaml"  ? analyze::render_check_yaml(checks)

@@ -45,17 +45,17 @@ void add_identify(CLI::App& app, Context& ctx) {
     std::vector<analyze::Identification> results;
     for (const auto& path : o->inputs) {
       if (looks_like_vdso(path)) {
-        std::ifstream in(path, std::ios::binary);
-        std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        results.push_back(ident.identify_bytes(path, std::move(bytes), o->top));
+        // A vDSO is a few pages; refuse anything larger instead of reading it whole.
+        auto blob = open_file(path);
+        auto bytes = blob ? (*blob)->read_all(1 << 20) : Expected<std::vector<uint8_t>>(blob.error());
+        if (!bytes) return void(ctx.exit_code = report(bytes.error()));
+        results.push_back(ident.identify_bytes(path, bytes.take(), o->top));
         continue;
       }
-      auto inputs = criu::discover(path);
-      if (!inputs) return void(ctx.exit_code = report(inputs.error()));
-      for (const auto& in : *inputs) {
-        auto set = criu::ImageSet::open(in.tree);
-        if (!set) return void(ctx.exit_code = report(set.error()));
-        auto r = analyze::inspect(*set, in.label);
+      auto sets = criu::open_sets({path});
+      if (!sets) return void(ctx.exit_code = report(sets.error()));
+      for (const auto& in : *sets) {
+        auto r = analyze::inspect(in.set, in.label);
         if (!r) return void(ctx.exit_code = report(r.error()));
         for (const auto& p : r->processes) {
           std::string label = in.label + ": pid " + std::to_string(p.pid) + " (" + p.comm + ")";

@@ -18,26 +18,19 @@ void add_inspect(CLI::App& app, Context& ctx) {
   add_format(*cmd, opts->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   cmd->callback([opts, &ctx] {
+    auto sets = criu::open_sets(opts->inputs);
+    if (!sets) {
+      ctx.exit_code = report(sets.error());
+      return;
+    }
     std::vector<analyze::SetReport> reports;
-    for (const auto& path : opts->inputs) {
-      auto inputs = criu::discover(path);
-      if (!inputs) {
-        ctx.exit_code = report(inputs.error());
+    for (const auto& s : *sets) {
+      auto r = analyze::inspect(s.set, s.label);
+      if (!r) {
+        ctx.exit_code = report(r.error());
         return;
       }
-      for (const auto& in : *inputs) {
-        auto set = criu::ImageSet::open(in.tree);
-        if (!set) {
-          ctx.exit_code = report(set.error());
-          return;
-        }
-        auto r = analyze::inspect(*set, in.label);
-        if (!r) {
-          ctx.exit_code = report(r.error());
-          return;
-        }
-        reports.push_back(r.take());
-      }
+      reports.push_back(r.take());
     }
     std::string text = opts->format == "json"   ? analyze::render_json(reports)
                        : opts->format == "yaml" ? analyze::render_yaml(reports)

@@ -57,4 +57,16 @@ Expected<std::vector<Input>> discover(const std::string& path) {
   return inputs;
 }
 
+Expected<std::vector<OpenSet>> open_sets(const std::vector<std::string>& paths) {
+  std::vector<OpenSet> sets;
+  for (const auto& path : paths) {
+    VK_TRY(inputs, discover(path));
+    for (const auto& in : inputs) {
+      VK_TRY(set, ImageSet::open(in.tree));
+      sets.push_back(OpenSet{in.label, std::move(set)});
+    }
+  }
+  return sets;
+}
+
 }  // namespace vk::criu

@@ -8,6 +8,7 @@
 
 #include "formats/common/error.h"
 #include "formats/common/source.h"
+#include "formats/criu/imageset.h"
 
 namespace vk::criu {
 
@@ -18,5 +19,12 @@ struct Input {
 
 // Finds every image set (a folder with inventory.img and pstree.img) under `path`.
 Expected<std::vector<Input>> discover(const std::string& path);
+
+struct OpenSet {
+  std::string label;
+  ImageSet set;
+};
+// Every image set under each of `paths`, in order, opened (inventory and pstree read).
+Expected<std::vector<OpenSet>> open_sets(const std::vector<std::string>& paths);
 
 }  // namespace vk::criu
