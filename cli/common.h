@@ -32,6 +32,7 @@ void add_decode(CLI::App& app, Context& ctx);   // cli/decode.cpp: decode and en
 void add_kernel(CLI::App& app, Context& ctx);   // cli/kernel.cpp
 void add_catalog(CLI::App& app, Context& ctx);  // cli/catalog.cpp
 void add_identify(CLI::App& app, Context& ctx); // cli/identify.cpp
+void add_plan(CLI::App& app, Context& ctx);     // cli/plan.cpp
 void add_selftest(CLI::App& app, Context& ctx); // cli/selftest.cpp
 
 }  // namespace vk::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   add_kernel(app, ctx);
   add_catalog(app, ctx);
   add_identify(app, ctx);
+  add_plan(app, ctx);
   add_selftest(app, ctx);
   add_docs(app, ctx);   // last: completion and man pages cover every subcommand above
   try {

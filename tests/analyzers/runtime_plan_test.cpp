@@ -1,10 +1,11 @@
-// analyzers/runtime_plan and analyzers/mark on real corpus vDSO pairs and recorded maps text (plan
-// text must parse back with the runtime's own vk_rt_plan_parse).
+// analyzers/runtime_plan and analyzers/mark on real corpus vDSO pairs, recorded maps text and the
+// `vdsokit plan` command (its text must parse back with the runtime's own vk_rt_plan_parse).
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "analyzers/mark.h"
@@ -396,4 +397,80 @@ TEST_CASE("mark: V2 is read as V3 without rt_vvar; a second mark and a bad versi
 
   CHECK(!analyze::parse_maps_text("7f00-zz r-xp 0 00:00 0\n", "m"));
   CHECK(!analyze::parse_maps_text("7f00-7e00 r-xp 0 00:00 0\n", "m"));
+}
+
+// ---- vdsokit plan ----
+
+TEST_CASE("plan CLI: text parses back with vk_rt_plan_parse; json; exit codes") {
+  test::TempDir tmp;
+  test::write_bytes(tmp / "maps", std::vector<uint8_t>(kMaps618, kMaps618 + std::strlen(kMaps618)));
+  auto new_so = test::source("corpora/kernels/6.18.12+deb13-cloud-amd64/x86_64.so");
+  auto old510 = test::source("corpora/kernels/5.10.0-32-amd64/x86_64.so");
+  auto old72 = test::source("corpora/kernels/7.2.12+deb13-amd64/x86_64.so");
+
+  auto r = test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "0x7ffff7fc1000", "--target", new_so,
+                              "--target-maps", tmp / "maps", "--at", "0x7e0000000000"});
+  CHECK(r.code == 0);
+  vk_rt_plan p;
+  int bad_line = 0;
+  REQUIRE(vk_rt_plan_parse(r.out.data(), r.out.size(), &p, &bad_line) == 0);
+  CHECK(p.nr_tramps == 5);
+  CHECK(p.vdso_addr == 0x7e0000006000);
+  CHECK(p.proxy_addr == 0x7ffff7fc1000);
+  vk_rt_layout l;
+  REQUIRE(vk_rt_parse_maps(kMaps618, std::strlen(kMaps618), &l) == 0);
+  CHECK(vk_rt_check_plan(&p, &l) == 0);
+
+  // Unresolved functions: exit 1, still a complete plan.
+  auto u = test::run_vdsokit({"plan", "--vdso", old72, "--proxy-at", "0x7ffff7fc1000", "--target", new_so,
+                              "--target-maps", tmp / "maps", "--format", "json"});
+  CHECK(u.code == 1);
+  auto j = nlohmann::json::parse(u.out);
+  CHECK(j["summary"]["unresolved"] == 2);
+  std::string pt = j["plan_text"];
+  REQUIRE(vk_rt_plan_parse(pt.data(), pt.size(), &p, &bad_line) == 0);
+  CHECK(p.nr_unresolved == 2);
+
+  // The running kernel (read-only: nothing moves).
+  auto h = test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "0x10000000"});
+  CHECK(h.code == 0);
+  REQUIRE(vk_rt_plan_parse(h.out.data(), h.out.size(), &p, &bad_line) == 0);
+  CHECK(h.out.find("-> host (Linux ") != std::string::npos);
+
+  // An i386 vDSO against the running kernel: its 32-bit layout comes from the -m32 helper.
+  bool helper = std::filesystem::exists(std::filesystem::path(VK_BINARY).parent_path() / "vdsokit-selftest32");
+  auto h32 = test::run_vdsokit({"plan", "--vdso", test::source("corpora/kernels/6.1.0-47-amd64/i386.so"), "--proxy-at",
+                                "0x10000000", "--format", "json"});
+  if (helper) {
+    INFO(h32.err);
+    REQUIRE(h32.code == 0);
+    auto j32 = nlohmann::json::parse(h32.out);
+    CHECK(j32["abi"] == "i386");
+    CHECK(j32["target"]["label"] == "host (i386)");
+    CHECK(j32["summary"]["skipped"] == 1);   // __kernel_vsyscall
+    CHECK(j32["check"]["name"] == "OK");
+  } else {
+    CHECK(h32.code == 3);
+  }
+
+  // An image set: the proxy is the dumped vdso VMA, orig_vvar its vvar VMA.
+  auto im = test::run_vdsokit({"plan", "--image", test::fixture("host-vdsoloop/images"), "--target", new_so,
+                               "--target-maps", tmp / "maps"});
+  CHECK(im.code == 0);
+  CHECK(im.out.find("mark 0x7ff7773c9000 0x7ff7773c3000\n") != std::string::npos);
+  CHECK(im.out.find("proxy 0x7ff7773c9000 0x2000\n") != std::string::npos);
+
+  CHECK(test::run_vdsokit({"plan", "--vdso", old510}).code == 2);                           // no --proxy-at
+  CHECK(test::run_vdsokit({"plan", "--proxy-at", "0x1000"}).code == 2);                     // no input
+  CHECK(test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "zz"}).code == 2);
+  CHECK(test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "0x10000000", "--at", "0x1234"}).code == 2);
+  CHECK(test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "0x10000000", "--target", new_so}).code == 2);
+  auto missing = test::run_vdsokit({"plan", "--vdso", tmp / "nope.so", "--proxy-at", "0x10000000"});
+  CHECK(missing.code == 3);
+  CHECK(missing.err.rfind("vdsokit: ", 0) == 0);
+  // The proxy on top of the target block: bad input, one line.
+  auto clash = test::run_vdsokit({"plan", "--vdso", old510, "--proxy-at", "0x7f30f69f5000", "--target", new_so,
+                                  "--target-maps", tmp / "maps"});
+  CHECK(clash.code == 3);
+  CHECK(clash.err.find("does not fit the target layout") != std::string::npos);
 }
