@@ -260,6 +260,9 @@ void finish_child(Child& c, CaseResult& r) {
 
 // ---- the cases ----
 
+// A move as a signed distance ("-0x2a000"): free ranges usually lie below the live block.
+std::string signed_hex(uint64_t d) { return d >> 63 ? "-" + hex(0 - d) : "+" + hex(d); }
+
 void case_inplace(vdso::Abi abi, const std::string& helper32, Row& row, std::vector<uint8_t>* live_bytes) {
   auto t0 = std::chrono::steady_clock::now();
   CaseResult& r = row.inplace;
@@ -285,7 +288,7 @@ void case_inplace(vdso::Abi abi, const std::string& helper32, Row& row, std::vec
   run_plan(c, std::string(text.data(), size_t(n)), calls, r);
   finish_child(c, r);
   if (r.status == "pass")
-    r.detail = "moved by " + hex(placement->vdso_addr - target->layout.vdso.start) + "; " + r.detail;
+    r.detail = "moved by " + signed_hex(placement->vdso_addr - target->layout.vdso.start) + "; " + r.detail;
   r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -394,10 +397,10 @@ void case_proxy(vdso::Abi abi, const std::string& helper32, const std::string& l
     }
   }
   r.log.push_back("plan: " + std::to_string(plan->plan.nr_tramps) + " trampolines, " +
-                  std::to_string(plan->plan.nr_unresolved) + " unresolved, block moved by " + hex(plan->delta));
+                  std::to_string(plan->plan.nr_unresolved) + " unresolved, block moved by " + signed_hex(plan->delta));
   run_plan(c, analyze::render_text(*plan), calls, r);
   if (r.status == "pass") {
-    r.detail = std::to_string(calls.size()) + " entries via the old vDSO agree with the syscalls";
+    r.detail += " through the old entry points";   // run_plan counted the passing calls
     if (!row.unresolved.empty()) r.detail += "; unresolved, not called: " + std::to_string(row.unresolved.size());
     check_mark(c, plan->plan, *rd, row.mark);
   } else {
