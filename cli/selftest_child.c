@@ -357,23 +357,6 @@ static uint64_t block_size(const struct vk_rt_layout *l)
 }
 
 /*
- * i386 glibc enters the kernel through __kernel_vsyscall, whose address it caches in the TCB
- * (%gs:0x10). Once the vDSO moves, the next libc syscall would jump into the old, now unmapped,
- * place; a real restorer has the same duty (runtime/README.md, i386).
- */
-static void follow_vdso_move(uint64_t delta)
-{
-#if defined(__i386__)
-	uintptr_t v;
-	__asm__ volatile("movl %%gs:0x10, %0" : "=r"(v));
-	v += (uintptr_t)delta;
-	__asm__ volatile("movl %0, %%gs:0x10" : : "r"(v) : "memory");
-#else
-	(void)delta;
-#endif
-}
-
-/*
  * The old vDSO as a restored process holds it (§6.1): the image's VVAR VMA as an empty anonymous
  * read-only mapping, then the vdso VMA as anonymous memory filled from the pages image, R|X.
  * PROT_NONE guard pages on both sides keep the kernel from merging them with neighbours, so the
@@ -478,7 +461,7 @@ int vk_st_child(int in, int out)
 	rc = vk_rt_apply(&plan, &res);
 	/* First thing: on i386 even syscall(2) enters the kernel through the cached vsyscall. */
 	if (rc == 0)
-		follow_vdso_move(plan.vdso_addr - live.vdso.start);
+		vk_rt_glibc_i386_follow_vdso(plan.vdso_addr - live.vdso.start);
 	int64_t t1 = now_ns();
 	dprintf(out, "apply %d %s moved=%u tramps=%u mark=%u rolled_back=%u ns=%lld\n", rc, vk_rt_strerror(rc),
 		res.nr_moved, res.nr_tramps, res.mark_written, res.rolled_back, (long long)(t1 - t0));

@@ -26,9 +26,9 @@ static int bench_inplace(int iters)
 	double t0 = now_us();
 	for (int i = 0; i < iters; i++) {
 		CHECK_RC(vk_rt_apply(&there, &r), 0);
-		follow_vdso_move(there.vdso_addr - l.vdso.start);
+		vk_rt_glibc_i386_follow_vdso(there.vdso_addr - l.vdso.start);
 		CHECK_RC(vk_rt_apply(&back, &r), 0);
-		follow_vdso_move(l.vdso.start - there.vdso_addr);
+		vk_rt_glibc_i386_follow_vdso(l.vdso.start - there.vdso_addr);
 	}
 	double t1 = now_us();
 	printf("inplace_remap: %.2f us/op (%d ops, %u mappings each)\n", (t1 - t0) / (2.0 * iters),

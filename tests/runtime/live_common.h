@@ -213,24 +213,6 @@ static void plan_move(struct vk_rt_plan *p, const struct vk_rt_layout *l, uint64
 	}
 }
 
-/*
- * i386 glibc enters the kernel through __kernel_vsyscall, whose address it
- * caches in the TCB (tcbhead_t.sysinfo at %gs:0x10). Once the vDSO moves,
- * the next libc syscall would jump into the old, now unmapped, place; a
- * real restorer has the same duty. The runtime itself uses int $0x80.
- */
-static void follow_vdso_move(uint64_t delta)
-{
-#if defined(__i386__)
-	uintptr_t v;
-	__asm__ volatile("movl %%gs:0x10, %0" : "=r"(v));
-	v += (uintptr_t)delta;
-	__asm__ volatile("movl %0, %%gs:0x10" : : "r"(v) : "memory");
-#else
-	(void)delta;
-#endif
-}
-
 static const char *base_name(const char *n)
 {
 	return strncmp(n, "__vdso_", 7) == 0 ? n + 7 : n;
@@ -350,7 +332,7 @@ static int run_proxy(const void *blob, size_t blob_size, int move, int report_fd
 
 	int rc = vk_rt_apply(&p, &r);
 	if (rc == 0)
-		follow_vdso_move(p.vdso_addr - l.vdso.start);
+		vk_rt_glibc_i386_follow_vdso(p.vdso_addr - l.vdso.start);
 	log_result(&r);
 	CHECK_RC(rc, 0);
 	CHECK_EQ_INT(r.nr_tramps, p.nr_tramps);
@@ -403,7 +385,7 @@ static int t_inplace(void)
 	plan_move(p, &l, find_free(hi - lo));
 	int rc = vk_rt_apply(p, &r);
 	if (rc == 0)
-		follow_vdso_move(p->vdso_addr - l.vdso.start);
+		vk_rt_glibc_i386_follow_vdso(p->vdso_addr - l.vdso.start);
 	log_result(&r);
 	CHECK_RC(rc, 0);
 	CHECK_EQ_INT(r.nr_moved, 1 + (l.vvar.end != 0) + (l.vvar_vclock.end != 0));

@@ -237,6 +237,24 @@ void *vk_rt_memset(void *dst, int c, size_t n);
 int vk_rt_memcmp(const void *a, const void *b, size_t n);
 size_t vk_rt_strlen(const char *s);
 
+/*
+ * i386 glibc enters the kernel through __kernel_vsyscall, whose address it caches in the thread
+ * control block (tcbhead_t.sysinfo at %gs:0x10). After the vDSO moved by `delta`, the caller must
+ * shift that cached address too, or the next libc syscall jumps into the old, unmapped place. The
+ * runtime itself uses int $0x80 and needs no fix. A no-op on x86_64. glibc-specific by nature.
+ */
+static inline void vk_rt_glibc_i386_follow_vdso(uint64_t delta)
+{
+#if defined(__i386__)
+	unsigned long v;
+	__asm__ volatile("movl %%gs:0x10, %0" : "=r"(v));
+	v += (unsigned long)delta;
+	__asm__ volatile("movl %0, %%gs:0x10" : : "r"(v) : "memory");
+#else
+	(void)delta;
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif
