@@ -216,7 +216,7 @@ TEST_CASE("runtime plan: a weak alias resolves when the target lacks the __vdso_
   CHECK(tm->target_offset == 0xb50);
 }
 
-TEST_CASE("runtime plan: placement moves the block by one delta, either order; bad input") {
+TEST_CASE("runtime plan: placement moves the block by one delta, either order, bad input") {
   auto old = parsed("5.10.0-32-amd64");
   auto t = target("6.18.12+deb13-cloud-amd64");
   auto p = plan(old, t, kProxy, 0x7e0000000000);
@@ -260,7 +260,7 @@ TEST_CASE("runtime plan: placement moves the block by one delta, either order; b
   CHECK(!analyze::plan_runtime(req, t));
 }
 
-TEST_CASE("runtime plan text: comments plus the runtime's own form; vk_rt_plan_parse reads it back") {
+TEST_CASE("runtime plan text: comments plus the runtime's own form, vk_rt_plan_parse reads it back") {
   auto old = parsed("7.2.12+deb13-amd64");
   auto p = plan(old, target("6.18.12+deb13-cloud-amd64"), kProxy, 0x7e0000000000);
   std::string text = analyze::render_text(p);
@@ -364,7 +364,7 @@ TEST_CASE("mark: CRIU's next dump keeps the proxy and the old vvar, drops the ru
   CHECK(analyze::to_json(d)["vmas"].size() == 4);
 }
 
-TEST_CASE("mark: V2 is read as V3 without rt_vvar; a second mark and a bad version fail the dump") {
+TEST_CASE("mark: V2 is read as V3 without rt_vvar, a second mark and a bad version fail the dump") {
   auto maps = analyze::parse_maps_text(kProxiedMaps, "maps");
   REQUIRE(maps);
   // V2: "criuvDSO", proxy_vdso, version 2, proxy_vvar. rt_vvar -1: the runtime [vvar] stays.
@@ -401,7 +401,7 @@ TEST_CASE("mark: V2 is read as V3 without rt_vvar; a second mark and a bad versi
 
 // ---- vdsokit plan ----
 
-TEST_CASE("plan CLI: text parses back with vk_rt_plan_parse; json; exit codes") {
+TEST_CASE("plan CLI: text parses back with vk_rt_plan_parse, json, exit codes") {
   test::TempDir tmp;
   test::write_bytes(tmp / "maps", std::vector<uint8_t>(kMaps618, kMaps618 + std::strlen(kMaps618)));
   auto new_so = test::source("corpora/kernels/6.18.12+deb13-cloud-amd64/x86_64.so");

@@ -148,7 +148,7 @@ TEST_CASE("in place by CRIU's seven names while another export moved (synthetic:
   CHECK(rt.verdict == Verdict::Proxy);
 }
 
-TEST_CASE("blocked: pagemap schema 4.2 with a restorer <= 4.1; vvar without vdso; unreadable vdso") {
+TEST_CASE("blocked: pagemap schema 4.2 with a restorer <= 4.1, vvar without vdso, unreadable vdso") {
   auto set = criu::ImageSet::open(*open_directory(test::fixture("host-vdsoloop/images")));
   REQUIRE(set);
   auto host = catalog::host_entry(vdso::Abi::X86_64);

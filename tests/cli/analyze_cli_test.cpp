@@ -28,7 +28,7 @@ nlohmann::json junit_summary(const std::string& xml_path) {
 
 }  // namespace
 
-TEST_CASE("check: exit 0 in place, 1 with a lossy proxy, 4 blocked; JSON and YAML parse back") {
+TEST_CASE("check: exit 0 in place, 1 with a lossy proxy, 4 blocked, JSON and YAML parse back") {
   auto inplace = test::run_vdsokit({"check", test::fixture("xk-6.18.44-fc-v669"), "--target", "host"});
   CHECK(inplace.code == 0);
   CHECK(inplace.out.find("inplace") != std::string::npos);

@@ -9,7 +9,7 @@
 using namespace vk;
 namespace fs = std::filesystem;
 
-TEST_CASE("decode: stdout ends with a newline, -o does not; -i and positional input") {
+TEST_CASE("decode: stdout ends with a newline, -o does not, -i and positional input") {
   auto img = test::fixture("host-sleep/images/mm-7564.img");
   auto want = test::read_text(test::fixture("host-sleep/crit/mm-7564.decode.json"));
   auto out = test::run_vdsokit({"decode", img});

@@ -11,7 +11,7 @@
 
 using namespace vk;
 
-TEST_CASE("selftest: every case passes on the live kernel; the table covers the whole corpus") {
+TEST_CASE("selftest: every case passes on the live kernel, the table covers the whole corpus") {
   auto r = test::run_vdsokit({"selftest", "--format", "json"});
   INFO(r.err);
   REQUIRE(r.code == 0);

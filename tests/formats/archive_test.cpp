@@ -27,7 +27,7 @@ TEST_CASE("podman archives (.tar, .tar.gz, .tar.zst) hold the same images as the
   }
 }
 
-TEST_CASE("a directory of image sets yields each set; incremental pre-dumps are not sets of their own") {
+TEST_CASE("a directory of image sets yields each set, incremental pre-dumps are not sets of their own") {
   auto inputs = criu::discover(test::fixture("host-incremental"));
   REQUIRE(inputs);
   REQUIRE(inputs->size() == 1);
