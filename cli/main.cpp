@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   add_identify(app, ctx);
   add_plan(app, ctx);
   add_selftest(app, ctx);
+  add_rewrite(app, ctx);
   add_docs(app, ctx);   // last: completion and man pages cover every subcommand above
   try {
     app.parse(argc, argv);

@@ -1,5 +1,8 @@
-// A set of file replacements applied together: every new content is staged in memory, then each file
-// is replaced atomically (formats/common/atomic.h). Either a file is untouched or fully rewritten.
+// A set of file replacements applied together: every new content is staged in memory, then written
+// in two phases. Phase 1 writes and fsyncs a temporary file beside each target; a failure there
+// removes every temporary file and leaves every target untouched. Phase 2 renames each temporary
+// over its target (rename(2) is atomic per file) and fsyncs each directory, so a crash leaves each
+// file either untouched or fully rewritten (formats/common/atomic.h does the same for one file).
 #pragma once
 
 #include <cstdint>
@@ -24,5 +27,11 @@ class Transaction {
   };
   std::vector<File> staged_;
 };
+
+// Writes `bytes` to a new temporary file beside `path` (same directory, so a rename is atomic),
+// fsynced, with the target's mode when it exists; returns the temporary path.
+Expected<std::string> write_temp_beside(const std::string& path, const std::vector<uint8_t>& bytes);
+// Renames `tmp` over `path` and fsyncs the directory.
+Status replace_with(const std::string& tmp, const std::string& path);
 
 }  // namespace vk::rewrite

@@ -1,0 +1,104 @@
+// vdsokit rewrite pagemap --to 4.1|4.2 INPUT... | rewrite vvar --target ID|RELEASE|host INPUT...
+// [--dry-run] [--format text|json] [--output PATH]: atomic edits of image sets and archives (docs/rewrite.md).
+#include <iostream>
+
+#include "analyzers/restorer.h"
+#include "cli/common.h"
+#include "formats/catalog/catalog.h"
+#include "rewriters/batch.h"
+#include "rewriters/pagemap.h"
+#include "rewriters/vvar.h"
+
+namespace vk::cli {
+
+namespace {
+
+struct CommonOpts {
+  std::vector<std::string> inputs;
+  bool dry_run = false;
+  std::string format, output;
+};
+
+void add_common(CLI::App& cmd, CommonOpts& o) {
+  cmd.add_option("inputs", o.inputs, "Image directories, folders of image sets, or checkpoint archives")->required();
+  cmd.add_flag("-n,--dry-run", o.dry_run, "Report what would change; write nothing");
+  add_format(cmd, o.format, {"text", "json"});
+  cmd.add_option("-o,--output", o.output, "With one archive input: write the new archive here instead of replacing it");
+}
+
+// Progress on stderr for batches, the report on stdout, one stderr line per failed input.
+int run(const CommonOpts& o, const rewrite::Planner& plan, const std::string& operation) {
+  if (!o.output.empty() && o.inputs.size() != 1)
+    return report(usage_error("--output needs exactly one archive input"));
+  rewrite::BatchOptions bo;
+  bo.dry_run = o.dry_run;
+  bo.output = o.output;
+  bo.progress = [](size_t i, size_t n, const rewrite::UnitResult& u) {
+    if (n > 1) std::cerr << rewrite::progress_line(i, n, u) << "\n";
+    else if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";
+  };
+  auto r = rewrite::run_batch(o.inputs, plan, bo, operation);
+  if (!o.output.empty() && !r.units.empty() && r.units.front().kind != "archive")
+    return report(usage_error("--output applies to an archive input, not to " + r.units.front().input));
+  if (r.units.size() > 1)
+    for (const auto& u : r.units)
+      if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";
+  int rc = emit(o.format == "json" ? rewrite::render_json(r) : rewrite::render_text(r), "");
+  return rc != kExitOk ? rc : r.exit_code();
+}
+
+}  // namespace
+
+void add_rewrite(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("rewrite", "Atomic edits of image sets and archives: pagemap schema, vvar retarget");
+  cmd->require_subcommand(1);
+
+  struct PagemapOpts : CommonOpts {
+    std::string to;
+  };
+  auto pm = std::make_shared<PagemapOpts>();
+  auto* pcmd = cmd->add_subcommand("pagemap", "Convert every pagemap-*.img between the CRIU >= 4.2 schema and the <= 4.1 schema");
+  pcmd->add_option("--to", pm->to, "Target schema: 4.1 (readable by CRIU <= 4.1 and Debian crit) or 4.2")
+      ->required()
+      ->check(CLI::IsMember({"4.1", "4.2"}));
+  add_common(*pcmd, *pm);
+  pcmd->callback([pm, &ctx] {
+    auto to = rewrite::parse_pagemap_schema(pm->to);
+    if (!to) {
+      ctx.exit_code = report(to.error());
+      return;
+    }
+    rewrite::PagemapSchema schema = *to;
+    ctx.exit_code = run(*pm, [schema](const criu::ImageSet& set, const std::string&) {
+      return rewrite::plan_pagemap(set.tree(), schema);
+    }, "pagemap --to " + pm->to);
+  });
+
+  struct VvarOpts : CommonOpts {
+    std::string target, restorer = "criu-4.2";
+    std::vector<std::string> catalogs;
+  };
+  auto vv = std::make_shared<VvarOpts>();
+  auto* vcmd = cmd->add_subcommand("vvar", "Move the vvar VMA of retargetable processes so the restore remaps in place (VK006)");
+  vcmd->add_option("-t,--target", vv->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
+  vcmd->add_option("-r,--restorer", vv->restorer, "Restorer whose rules apply")
+      ->check(CLI::IsMember(analyze::restorer_names()))
+      ->capture_default_str();
+  vcmd->add_option("--catalog", vv->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  add_common(*vcmd, *vv);
+  vcmd->callback([vv, &ctx] {
+    auto cat = catalog::effective_catalog(vv->catalogs);
+    if (!cat) {
+      ctx.exit_code = report(cat.error());
+      return;
+    }
+    auto shared = std::make_shared<catalog::Catalog>(cat.take());
+    const auto* r = analyze::find_restorer(vv->restorer);
+    std::string target = vv->target;
+    ctx.exit_code = run(*vv, [shared, r, target](const criu::ImageSet& set, const std::string& label) {
+      return rewrite::plan_vvar(set, label, *shared, target, *r);
+    }, "vvar --target " + vv->target + " --restorer " + vv->restorer);
+  });
+}
+
+}  // namespace vk::cli

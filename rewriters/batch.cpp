@@ -1,0 +1,190 @@
+#include "rewriters/batch.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "formats/archive/archive.h"
+#include "formats/criu/inputs.h"
+#include "rewriters/archive_writer.h"
+#include "rewriters/transaction.h"
+
+namespace vk::rewrite {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Unit {
+  std::string input;
+  std::string kind;
+  TreePtr tree;                                   // directory units
+  std::shared_ptr<archive::Archive> ar;           // archive units
+  std::optional<Error> error;                     // discovery failed
+};
+
+std::string join_member(const std::string& folder, const std::string& file) { return folder.empty() ? file : folder + "/" + file; }
+
+void fail(UnitResult& u, const Error& e) {
+  u.status = e.exit_code == kExitBadInput || e.exit_code == kExitUsage ? "error" : "refused";
+  u.error = e;
+  u.exit_code = e.exit_code;
+  u.files.clear();
+}
+
+void run_directory(const Unit& unit, const Planner& plan, const BatchOptions& opts, UnitResult& u) {
+  auto set = criu::ImageSet::open(unit.tree);
+  if (!set) return fail(u, set.error());
+  auto p = plan(*set, unit.input);
+  if (!p) return fail(u, p.error());
+  u.notes = p->notes;
+  for (const auto& e : p->edits) u.files.push_back({(fs::path(unit.input) / e.file).string(), e.detail});
+  if (p->edits.empty()) {
+    u.status = "unchanged";
+    return;
+  }
+  if (opts.dry_run) {
+    u.status = "would-rewrite";
+    return;
+  }
+  Transaction t;
+  for (auto& e : p->edits) t.stage((fs::path(unit.input) / e.file).string(), std::move(e.bytes));
+  auto st = t.commit();
+  if (!st) return fail(u, st.error());
+  u.status = "rewritten";
+}
+
+void run_archive(const Unit& unit, const Planner& plan, const BatchOptions& opts, UnitResult& u) {
+  std::map<std::string, std::vector<uint8_t>> replace;
+  bool any_set = false;
+  for (const auto& folder : unit.ar->folders_with("pstree.img")) {
+    auto tree = unit.ar->tree(folder);
+    if (!tree->has("inventory.img")) continue;
+    any_set = true;
+    auto set = criu::ImageSet::open(tree);
+    if (!set) return fail(u, set.error());
+    auto p = plan(*set, tree->name());
+    if (!p) return fail(u, p.error());
+    for (const auto& n : p->notes) u.notes.push_back(tree->name() + ": " + n);
+    for (auto& e : p->edits) {
+      std::string member = join_member(folder, e.file);
+      u.files.push_back({unit.input + ":" + member, e.detail});
+      replace[member] = std::move(e.bytes);
+    }
+  }
+  if (!any_set) return fail(u, bad_input(unit.input, "no CRIU image set found (no folder with inventory.img and pstree.img)"));
+  bool write = !replace.empty() || !opts.output.empty();
+  if (opts.dry_run || !write) {
+    u.status = replace.empty() ? "unchanged" : "would-rewrite";
+    return;
+  }
+  auto st = rewrite_archive(unit.input, replace, u.output);
+  if (!st) return fail(u, st.error());
+  u.status = replace.empty() ? "unchanged" : "rewritten";
+}
+
+}  // namespace
+
+int BatchReport::exit_code() const {
+  int code = kExitOk;
+  for (const auto& u : units) code = std::max(code, u.exit_code);
+  return code;
+}
+
+BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& plan, const BatchOptions& opts,
+                      std::string operation) {
+  BatchReport report;
+  report.operation = std::move(operation);
+  report.dry_run = opts.dry_run;
+  // Discovery first, so progress can say [i/N]; an input that cannot be read is one failed unit.
+  std::vector<Unit> units;
+  for (const auto& path : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      auto found = criu::discover(path);
+      if (!found) {
+        units.push_back(Unit{path, "directory", nullptr, nullptr, found.error()});
+        continue;
+      }
+      for (const auto& in : *found) units.push_back(Unit{in.label, "directory", in.tree, nullptr, std::nullopt});
+    } else if (fs::is_regular_file(path, ec)) {
+      auto ar = archive::Archive::open(path);
+      if (!ar) units.push_back(Unit{path, "archive", nullptr, nullptr, ar.error()});
+      else units.push_back(Unit{path, "archive", nullptr, ar.take(), std::nullopt});
+    } else {
+      units.push_back(Unit{path, "directory", nullptr, nullptr, bad_input(path, "no such file or directory")});
+    }
+  }
+  for (size_t i = 0; i < units.size(); ++i) {
+    const auto& unit = units[i];
+    UnitResult u;
+    u.input = unit.input;
+    u.kind = unit.kind;
+    u.output = unit.kind == "archive" && !opts.output.empty() ? opts.output : unit.input;
+    if (unit.error) fail(u, *unit.error);
+    else if (unit.kind == "archive") run_archive(unit, plan, opts, u);
+    else run_directory(unit, plan, opts, u);
+    if (opts.progress) opts.progress(i + 1, units.size(), u);
+    report.units.push_back(std::move(u));
+  }
+  return report;
+}
+
+std::string progress_line(size_t index, size_t total, const UnitResult& u) {
+  // The error itself follows as its own one-line message (docs/cli.md "Errors").
+  return "[" + std::to_string(index) + "/" + std::to_string(total) + "] " + u.input + ": " + u.status;
+}
+
+std::string render_text(const BatchReport& r) {
+  std::string out;
+  std::map<std::string, size_t> counts;
+  for (const auto& u : r.units) {
+    ++counts[u.status];
+    out += u.input + ": " + u.status;
+    if (u.output != u.input && u.status != "error" && u.status != "refused") out += " -> " + u.output;
+    out += "\n";
+    for (const auto& f : u.files) out += "  " + f.file + ": " + f.detail + "\n";
+    for (const auto& n : u.notes) out += "  note: " + n + "\n";
+    if (u.error) out += "  " + u.error->str() + "\n";
+  }
+  out += "rewrite " + r.operation + (r.dry_run ? " (dry run)" : "") + ": " + std::to_string(r.units.size()) + " input" +
+         (r.units.size() == 1 ? "" : "s");
+  for (const char* s : {"rewritten", "would-rewrite", "unchanged", "refused", "error"})
+    if (counts.count(s)) out += ", " + std::to_string(counts[s]) + " " + s;
+  out += "\n";
+  return out;
+}
+
+std::string render_json(const BatchReport& r) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["schema"] = "vdsokit.rewrite/1";
+  j["operation"] = r.operation;
+  j["dry_run"] = r.dry_run;
+  j["exit_code"] = r.exit_code();
+  ordered_json units = ordered_json::array();
+  ordered_json summary{{"rewritten", 0}, {"would-rewrite", 0}, {"unchanged", 0}, {"refused", 0}, {"error", 0}};
+  for (const auto& u : r.units) {
+    summary[u.status] = summary[u.status].get<int>() + 1;
+    ordered_json ju{{"input", u.input}, {"kind", u.kind}, {"status", u.status}, {"output", u.output}};
+    ordered_json files = ordered_json::array();
+    for (const auto& f : u.files) files.push_back({{"file", f.file}, {"change", f.detail}});
+    ju["files"] = files;
+    ju["notes"] = u.notes;
+    if (u.error) {
+      ordered_json e{{"file", u.error->file}, {"message", u.error->message}, {"text", u.error->str()}};
+      e["offset"] = u.error->offset ? ordered_json(*u.error->offset) : ordered_json(nullptr);
+      ju["error"] = e;
+    } else {
+      ju["error"] = nullptr;
+    }
+    ju["exit_code"] = u.exit_code;
+    units.push_back(ju);
+  }
+  j["inputs"] = units;
+  j["summary"] = summary;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace vk::rewrite
