@@ -141,10 +141,16 @@ Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label,
   // The proof before any write: the rewritten set, read back, restores in place for every process.
   VK_TRY(after_set, criu::ImageSet::open(std::make_shared<OverlayTree>(set.tree_ptr(), plan.edits)));
   VK_TRY(after, analyze::check(after_set, label, cat, target, r));
-  for (const auto& p : after.processes)
+  for (const auto& p : after.processes) {
     if (p.outcome.verdict != analyze::Verdict::Inplace)
       return bad_input(label, "internal error: after the retarget " + process_name(p) + " is " +
                                   analyze::verdict_name(p.outcome.verdict) + ", not inplace; nothing written");
+    // In place by the restorer's rule can still leave an uncompared export moved (VK005): say so, the
+    // user trades the proxy's findings for these.
+    for (const auto& f : p.outcome.findings)
+      if (f.severity != analyze::Severity::Info)
+        plan.notes.push_back(process_name(p) + " after the rewrite: " + f.code + " " + analyze::severity_name(f.severity) + ": " + f.message);
+  }
   return plan;
 }
 
