@@ -50,12 +50,7 @@ Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label, co
   c.restorer = r.name;
   VK_TRY(report, inspect(set, label));
   Identifier ident(cat);
-  for (const auto& ps : set.pstree()) {
-    VK_TRY(mm, set.mm(ps.pid()));
-    std::vector<Vma> vmas;
-    for (const auto& e : mm.vmas()) vmas.push_back(Vma{e.start(), e.end(), e.pgoff(), e.shmid(), e.madv(), e.prot(), e.flags(), e.status()});
-    auto it = std::find_if(report.processes.begin(), report.processes.end(), [&](const Process& p) { return p.pid == ps.pid(); });
-    const Process& p = *it;
+  for (const Process& p : report.processes) {
     ProcessCheck pc;
     pc.pid = p.pid;
     pc.comm = p.comm;
@@ -63,7 +58,7 @@ Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label, co
     pc.abi = vdso::abi_name(abi);
     VK_TRY(t, resolve_target(cat, target, abi));
     pc.source = identify_source(ident, p);
-    pc.outcome = evaluate(subject_from_process(p, report.pagemap_schema, vmas), t, r);
+    pc.outcome = evaluate(subject_from_process(p, report.pagemap_schema), t, r);
     c.processes.push_back(std::move(pc));
   }
   return c;

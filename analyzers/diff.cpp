@@ -47,10 +47,7 @@ Expected<Side> side_from_image(const std::string& spec) {
     entry.order = {catalog::Order::SingleZone, catalog::Source::User};
   }
   side.entry = entry;
-  VK_TRY(mm, set.mm(p->pid));
-  std::vector<Vma> vmas;
-  for (const auto& e : mm.vmas()) vmas.push_back(Vma{e.start(), e.end(), e.pgoff(), e.shmid(), e.madv(), e.prot(), e.flags(), e.status()});
-  side.subject = subject_from_process(*p, report.pagemap_schema, vmas);
+  side.subject = subject_from_process(*p, report.pagemap_schema);
   return side;
 }
 

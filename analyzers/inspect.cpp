@@ -91,10 +91,11 @@ Expected<Process> inspect_process(const criu::ImageSet& set, const img::pstree_e
   VK_TRY(mm, set.mm(p.pid));
   p.vma_count = size_t(mm.vmas_size());
   for (const auto& e : mm.vmas()) {
-    uint32_t st = e.status();
-    if ((st & (kVmaRegular | kVmaVdso)) == (kVmaRegular | kVmaVdso)) p.vdso_vmas.push_back(to_vma(e));
-    if (st & kVmaVvar) p.vvar_vmas.push_back(to_vma(e));
-    if (st & kVmaVsyscall) p.vsyscall_vmas.push_back(to_vma(e));
+    Vma v = to_vma(e);
+    p.vmas.push_back(v);
+    if ((v.status & (kVmaRegular | kVmaVdso)) == (kVmaRegular | kVmaVdso)) p.vdso_vmas.push_back(v);
+    if (v.status & kVmaVvar) p.vvar_vmas.push_back(v);
+    if (v.status & kVmaVsyscall) p.vsyscall_vmas.push_back(v);
   }
   p.vvar_layout = vvar_layout(p.vvar_vmas);
   p.auxv = read_auxv(mm);

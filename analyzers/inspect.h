@@ -55,6 +55,7 @@ struct Process {
   std::vector<uint32_t> threads;
   std::string comm;
   size_t vma_count = 0;
+  std::vector<Vma> vmas;                // every VMA of mm-<pid>.img, in image order
   std::vector<Vma> vdso_vmas, vvar_vmas, vsyscall_vmas;
   std::string vvar_layout;              // "vvar+vvar_vclock" (6 pages), "vvar" (4), "none", "other"
   Auxv auxv;

@@ -69,6 +69,12 @@ struct EntryPoint {
   std::string name;                 // preferred
   std::vector<std::string> aliases;
   uint64_t offset = 0;
+
+  std::vector<std::string> names() const {
+    std::vector<std::string> all{name};
+    all.insert(all.end(), aliases.begin(), aliases.end());
+    return all;
+  }
 };
 
 std::vector<EntryPoint> entry_points(const vdso::Vdso& v) {
@@ -156,7 +162,7 @@ void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, O
   for (const auto& ep : entry_points(*s.vdso)) {
     SymbolFate f{ep.name, ep.aliases, ep.offset, std::nullopt, "", ""};
     std::string covered;
-    for (const auto& n : [&] { auto all = ep.aliases; all.insert(all.begin(), ep.name); return all; }())
+    for (const auto& n : ep.names())
       if (covered.empty() && r.covers(n)) covered = n;
     const catalog::Symbol* ts = nullptr;
     if (!covered.empty()) ts = exported(t, covered);
@@ -284,14 +290,14 @@ Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
   return o;
 }
 
-Subject subject_from_process(const Process& p, const std::string& pagemap_schema, const std::vector<Vma>& all_vmas) {
+Subject subject_from_process(const Process& p, const std::string& pagemap_schema) {
   Subject s;
   s.label = std::to_string(p.pid) + " (" + p.comm + ")";
   s.vdso = p.vdso;
   s.vdso_error = p.vdso_error.value_or("");
   if (!p.vdso_vmas.empty()) s.vdso_vma = p.vdso_vmas.back();    // CRIU takes the last match (§6.2)
   if (!p.vvar_vmas.empty()) s.vvar_vma = p.vvar_vmas.back();
-  s.vmas = all_vmas;
+  s.vmas = p.vmas;
   s.compat = p.compat;
   for (const auto& t : p.thread_info) s.ip_in_vdso |= t.ip_in_vdso;
   s.pagemap_schema = pagemap_schema;

@@ -41,7 +41,7 @@ struct Subject {
 Expected<Subject> subject_from_entry(const catalog::Catalog& cat, const catalog::Entry& e);
 Expected<Subject> subject_from_bytes(const catalog::Entry& e, std::vector<uint8_t> vdso_bytes);
 // A process of an inspected image set.
-Subject subject_from_process(const Process& p, const std::string& pagemap_schema, const std::vector<Vma>& all_vmas);
+Subject subject_from_process(const Process& p, const std::string& pagemap_schema);
 
 // What happens to one exported function of the checkpoint's vDSO.
 struct SymbolFate {
