@@ -192,6 +192,13 @@ void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, O
   }
 }
 
+// An exported function the in-place remap leaves pointing elsewhere: CRIU compares only its own
+// names (vdso-restore.md §6.2 "Not compared"), so the others may have moved.
+std::string moved_message(const Restorer& r, const EntryPoint& ep, const catalog::Symbol* ts) {
+  return r.name + " remaps in place because its " + std::to_string(r.symbols.size()) + " compared symbols match, but " +
+         ep.name + " " + (ts ? "moved from " + hex(ep.offset) + " to " + hex(ts->offset) : "is gone") + ": a call jumps into other code";
+}
+
 void inplace_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, Outcome& o) {
   for (const auto& ep : entry_points(*s.vdso)) {
     SymbolFate f{ep.name, ep.aliases, ep.offset, std::nullopt, "", ""};
@@ -204,12 +211,17 @@ void inplace_fates(const Subject& s, const catalog::Entry& t, const Restorer& r,
       f.fate = "moved";
       f.effect = ts ? "the target has it at " + hex(ts->offset) + ": callers holding the old address jump into other code"
                     : "the target does not export it: callers holding the old address jump into other code";
-      add(o, "VK005", Severity::Error, r.name + " remaps in place because its " + std::to_string(r.symbols.size()) +
-                                           " compared symbols match, but " + ep.name + " " +
-                                           (ts ? "moved from " + hex(ep.offset) + " to " + hex(ts->offset) : "is gone") +
-                                           ": a call jumps into other code");
+      add(o, "VK005", Severity::Error, moved_message(r, ep, ts));
     }
     o.symbols.push_back(f);
+  }
+}
+
+// What the in-place remap a retarget enables would leave broken.
+void after_retarget(const Subject& s, const catalog::Entry& t, const Restorer& r, Outcome& o) {
+  for (const auto& ep : entry_points(*s.vdso)) {
+    const auto* ts = exported(t, ep.name);
+    if (!ts || ts->offset != ep.offset) add(o, "VK005", Severity::Error, "after the vvar rewrite, " + moved_message(r, ep, ts));
   }
 }
 
@@ -277,6 +289,7 @@ Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
         o.retarget = want;
         add(o, "VK006", Severity::Warning, "only the vvar differs (" + why + "): rewriting the vvar VMA to " + hex(want.vvar_start) + "-" +
                                                hex(want.vvar_start + want.vvar_size) + " turns " + r.name + "'s proxy into an in-place remap");
+        after_retarget(s, t, r, o);
       } else {
         add(o, "VK007", Severity::Info, "only the vvar differs (" + why + "), but the range the target's vvar needs is occupied: no retarget");
       }
