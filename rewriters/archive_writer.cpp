@@ -9,7 +9,7 @@
 #include <set>
 
 #include "formats/archive/archive.h"
-#include "rewriters/transaction.h"
+#include "formats/common/atomic.h"
 
 namespace vk::rewrite {
 

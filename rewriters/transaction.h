@@ -2,7 +2,7 @@
 // in two phases. Phase 1 writes and fsyncs a temporary file beside each target; a failure there
 // removes every temporary file and leaves every target untouched. Phase 2 renames each temporary
 // over its target (rename(2) is atomic per file) and fsyncs each directory, so a crash leaves each
-// file either untouched or fully rewritten (formats/common/atomic.h does the same for one file).
+// file either untouched or fully rewritten (both steps come from formats/common/atomic.h).
 #pragma once
 
 #include <cstdint>
@@ -27,11 +27,5 @@ class Transaction {
   };
   std::vector<File> staged_;
 };
-
-// Writes `bytes` to a new temporary file beside `path` (same directory, so a rename is atomic),
-// fsynced, with the target's mode when it exists; returns the temporary path.
-Expected<std::string> write_temp_beside(const std::string& path, const std::vector<uint8_t>& bytes);
-// Renames `tmp` over `path` and fsyncs the directory.
-Status replace_with(const std::string& tmp, const std::string& path);
 
 }  // namespace vk::rewrite
