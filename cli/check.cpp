@@ -22,24 +22,15 @@ void add_check(CLI::App& app, Context& ctx) {
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
-    if (!cat) {
-      ctx.exit_code = report(cat.error());
-      return;
-    }
+    if (failed(ctx, cat)) return;
     const auto* r = analyze::find_restorer(opts->restorer);
     auto sets = criu::open_sets(opts->inputs);
-    if (!sets) {
-      ctx.exit_code = report(sets.error());
-      return;
-    }
+    if (failed(ctx, sets)) return;
     std::vector<analyze::SetCheck> checks;
     int code = kExitOk;
     for (const auto& s : *sets) {
       auto c = analyze::check(s.set, s.label, *cat, opts->target, *r);
-      if (!c) {
-        ctx.exit_code = report(c.error());
-        return;
-      }
+      if (failed(ctx, c)) return;
       code = std::max(code, c->exit_code());
       checks.push_back(c.take());
     }

@@ -17,6 +17,14 @@ struct Context {
 // Prints "vdsokit: <error>" on stderr and returns its exit code.
 int report(const Error& e);
 
+// For a callback: when `e` holds an error, reports it into ctx and returns true.
+template <class T>
+bool failed(Context& ctx, const T& e) {
+  if (e) return false;
+  ctx.exit_code = report(e.error());
+  return true;
+}
+
 // Adds `--format` with the given choices to a subcommand.
 CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<std::string>& choices);
 

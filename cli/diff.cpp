@@ -20,20 +20,11 @@ void add_diff(CLI::App& app, Context& ctx) {
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
-    if (!cat) {
-      ctx.exit_code = report(cat.error());
-      return;
-    }
+    if (failed(ctx, cat)) return;
     auto a = analyze::resolve_side(*cat, opts->a, opts->abi);
-    if (!a) {
-      ctx.exit_code = report(a.error());
-      return;
-    }
+    if (failed(ctx, a)) return;
     auto b = analyze::resolve_side(*cat, opts->b, opts->abi);
-    if (!b) {
-      ctx.exit_code = report(b.error());
-      return;
-    }
+    if (failed(ctx, b)) return;
     auto d = analyze::diff(*a, *b);
     std::string text = opts->format == "json"   ? analyze::diff_json(d).dump(2) + "\n"
                        : opts->format == "yaml" ? analyze::json_to_yaml(analyze::diff_json(d))

@@ -19,17 +19,11 @@ void add_inspect(CLI::App& app, Context& ctx) {
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   cmd->callback([opts, &ctx] {
     auto sets = criu::open_sets(opts->inputs);
-    if (!sets) {
-      ctx.exit_code = report(sets.error());
-      return;
-    }
+    if (failed(ctx, sets)) return;
     std::vector<analyze::SetReport> reports;
     for (const auto& s : *sets) {
       auto r = analyze::inspect(s.set, s.label);
-      if (!r) {
-        ctx.exit_code = report(r.error());
-        return;
-      }
+      if (failed(ctx, r)) return;
       reports.push_back(r.take());
     }
     std::string text = opts->format == "json"   ? analyze::render_json(reports)

@@ -21,17 +21,11 @@ void add_matrix(CLI::App& app, Context& ctx) {
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
-    if (!cat) {
-      ctx.exit_code = report(cat.error());
-      return;
-    }
+    if (failed(ctx, cat)) return;
     std::vector<std::string> rs = opts->restorers;
     if (rs.size() == 1 && rs[0] == "all") rs = analyze::restorer_names();
     auto ms = analyze::build_matrices(*cat, opts->abis, rs);
-    if (!ms) {
-      ctx.exit_code = report(ms.error());
-      return;
-    }
+    if (failed(ctx, ms)) return;
     std::string text = opts->format == "json"   ? analyze::render_matrix_json(*ms)
                        : opts->format == "html" ? analyze::render_matrix_html(*ms)
                        : opts->format == "svg"  ? analyze::render_matrix_svg(*ms)
