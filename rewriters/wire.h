@@ -2,7 +2,8 @@
 // fields, each kept as the exact bytes it had, so a rewrite changes only the fields it means to and
 // every other field (unknown ones included) is written back byte for byte, in its original order.
 // A decode/encode round trip through generated classes would reorder unknown fields and canonicalise
-// varints; rewriting at this level cannot.
+// varints; rewriting at this level cannot. Tags, varints and lengths are read and written by
+// libprotobuf's CodedInputStream/CodedOutputStream.
 #pragma once
 
 #include <cstdint>
