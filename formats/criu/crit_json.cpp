@@ -5,6 +5,8 @@
 // CRIU 3.17 view (kCriu317Fields), which describes how Debian's older schema differs from ours.
 #include "formats/criu/crit_json.h"
 
+#include <yaml-cpp/binary.h>
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
@@ -695,57 +697,23 @@ std::optional<ParsedInt> parse_python_int(std::string_view s) {
 }
 
 std::string base64_encodebytes(std::string_view bytes) {
-  static constexpr char kAlpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  // Python's base64.encodebytes: 57 input bytes per 76-character line, each line ending in '\n'.
   std::string out;
-  // 57 input bytes make one 76-character line, each line ends with '\n' (Python base64.encodebytes).
   for (size_t line = 0; line < bytes.size(); line += 57) {
-    size_t end = std::min(bytes.size(), line + 57);
-    for (size_t i = line; i < end; i += 3) {
-      uint32_t n = uint32_t(static_cast<unsigned char>(bytes[i])) << 16;
-      size_t have = std::min<size_t>(3, end - i);
-      if (have > 1) n |= uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8;
-      if (have > 2) n |= uint32_t(static_cast<unsigned char>(bytes[i + 2]));
-      out += kAlpha[n >> 18 & 63];
-      out += kAlpha[n >> 12 & 63];
-      out += have > 1 ? kAlpha[n >> 6 & 63] : '=';
-      out += have > 2 ? kAlpha[n & 63] : '=';
-    }
+    auto chunk = bytes.substr(line, 57);
+    out += YAML::EncodeBase64(reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size());
     out += '\n';
   }
   return out;
 }
 
 std::optional<std::string> base64_decodebytes(std::string_view text) {
-  // Like binascii.a2b_base64 in non-strict mode: characters outside the alphabet are skipped, and
-  // padding ends the data.
-  std::string out;
-  uint32_t acc = 0;
-  int n = 0;
-  for (char c : text) {
-    int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+') d = 62;
-    else if (c == '/') d = 63;
-    else if (c == '=' && n >= 2) break;
-    else continue;
-    acc = acc << 6 | uint32_t(d);
-    if (++n == 4) {
-      out += static_cast<char>(acc >> 16);
-      out += static_cast<char>(acc >> 8 & 0xff);
-      out += static_cast<char>(acc & 0xff);
-      acc = 0;
-      n = 0;
-    }
-  }
-  if (n == 1) return std::nullopt;
-  if (n == 2) out += static_cast<char>(acc >> 4);
-  if (n == 3) {
-    out += static_cast<char>(acc >> 10);
-    out += static_cast<char>(acc >> 2 & 0xff);
-  }
-  return out;
+  // yaml-cpp skips whitespace (crit's line breaks) and rejects any other character outside the
+  // alphabet by returning nothing, which is also what valid empty input gives.
+  auto bytes = YAML::DecodeBase64(std::string(text));
+  bool blank = std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  if (bytes.empty() && !blank) return std::nullopt;
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace vk::criu
