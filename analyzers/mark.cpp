@@ -7,50 +7,13 @@ namespace vk::analyze {
 
 using nlohmann::ordered_json;
 
-Expected<std::vector<MapsLine>> parse_maps_text(const std::string& text, const std::string& label) {
-  std::vector<MapsLine> out;
-  std::istringstream in(text);
-  std::string line;
-  size_t no = 0;
-  while (std::getline(in, line)) {
-    ++no;
-    if (line.empty()) continue;
-    auto bad = [&](const std::string& why) {
-      return bad_input(label, "line " + std::to_string(no) + ": " + why + ": '" + line + "'");
-    };
-    MapsLine m;
-    std::istringstream ls(line);
-    std::string range, pgoff, inode;
-    if (!(ls >> range >> m.perms >> pgoff >> m.dev >> inode)) return bad("fewer than 5 fields");
-    auto dash = range.find('-');
-    if (dash == std::string::npos || m.perms.size() != 4) return bad("not an address range and permissions");
-    try {
-      size_t used = 0;
-      m.start = std::stoull(range.substr(0, dash), &used, 16);
-      if (used != dash) return bad("bad start address");
-      m.end = std::stoull(range.substr(dash + 1), &used, 16);
-      if (used != range.size() - dash - 1) return bad("bad end address");
-      m.pgoff = std::stoull(pgoff, nullptr, 16);
-      m.inode = std::stoull(inode, nullptr, 10);
-    } catch (const std::exception&) {
-      return bad("bad number");
-    }
-    if (m.end <= m.start) return bad("empty range");
-    std::getline(ls, m.name);
-    auto first = m.name.find_first_not_of(' ');
-    m.name = first == std::string::npos ? "" : m.name.substr(first);
-    out.push_back(std::move(m));
-  }
-  return out;
-}
-
 namespace {
 
-bool is_file(const MapsLine& m) { return m.inode != 0 || (!m.name.empty() && m.name[0] == '/'); }
+bool is_file(const procmaps::Line& m) { return m.inode != 0 || (!m.name.empty() && m.name[0] == '/'); }
 
 // CRIU's "could this be a vdso or vvar" test (§4.2): regular, anonymous, below task_size, not a
 // stack (GROWSDOWN; maps shows it as [stack]), readable.
-bool vdso_candidate(const DumpVma& v, const MapsLine& m, uint64_t task_size) {
+bool vdso_candidate(const DumpVma& v, const procmaps::Line& m, uint64_t task_size) {
   return m.name != "[vsyscall]" && !is_file(m) && v.start <= task_size && m.name != "[stack]" && m.perms[0] == 'r';
 }
 
@@ -75,10 +38,10 @@ std::vector<const DumpVma*> NextDump::dropped() const {
   return r;
 }
 
-NextDump predict_next_dump(const std::vector<MapsLine>& maps, const MemReader& read, uint64_t task_size) {
+NextDump predict_next_dump(const std::vector<procmaps::Line>& maps, const MemReader& read, uint64_t task_size) {
   NextDump d;
   // 1. The VMA list, with [vvar]+[vvar_vclock] as one VMA.
-  std::vector<const MapsLine*> src;   // parallel to d.vmas: the (first) maps line
+  std::vector<const procmaps::Line*> src;   // parallel to d.vmas: the (first) maps line
   std::vector<bool> candidate;
   for (const auto& m : maps) {
     if (m.name == "[vvar_vclock]" && !d.vmas.empty() && d.vmas.back().name == "[vvar]" && d.vmas.back().end == m.start) {

@@ -23,21 +23,10 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/common/error.h"
+#include "formats/procmaps/maps.h"
 #include "formats/vdso/vdso.h"
 
 namespace vk::analyze {
-
-struct MapsLine {
-  uint64_t start = 0, end = 0;
-  std::string perms;        // "r-xp"
-  uint64_t pgoff = 0;
-  std::string dev;          // "00:00"
-  uint64_t inode = 0;
-  std::string name;         // "[vdso]", "/usr/lib/...", "" for anonymous
-};
-
-// Parses /proc/PID/maps text. Errors name `label` and the 1-based line.
-Expected<std::vector<MapsLine>> parse_maps_text(const std::string& text, const std::string& label);
 
 // Bytes of the process at [addr, addr+len); nullopt when they cannot be read.
 using MemReader = std::function<std::optional<std::vector<uint8_t>>(uint64_t addr, uint64_t len)>;
@@ -71,7 +60,7 @@ struct NextDump {
 // x86_64 TASK_SIZE_MAX with 4-level paging (47 bits minus a guard page).
 inline constexpr uint64_t kTaskSize64 = 0x7ffffffff000ull;
 
-NextDump predict_next_dump(const std::vector<MapsLine>& maps, const MemReader& read, uint64_t task_size = kTaskSize64);
+NextDump predict_next_dump(const std::vector<procmaps::Line>& maps, const MemReader& read, uint64_t task_size = kTaskSize64);
 
 // One line per VMA that matters, plus the mark and the verdict.
 std::string render_text(const NextDump& d);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "formats/procmaps/maps.h"
 #include "formats/common/atomic.h"
 #include "formats/common/sha256.h"
 #include "formats/common/source.h"
@@ -108,45 +109,15 @@ int carve(const std::string& input, const std::string& out_dir, const std::vecto
   return kExitOk;
 }
 
-struct MapLine {
-  uint64_t start = 0, end = 0;
-  std::string perms, name;
-};
-
-std::vector<MapLine> parse_maps(const std::string& text) {
-  std::vector<MapLine> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    MapLine m;
-    std::istringstream ls(line);
-    std::string range, off, dev, inode;
-    if (!(ls >> range >> m.perms >> off >> dev >> inode)) continue;
-    std::getline(ls, m.name);
-    m.name.erase(0, m.name.find_first_not_of(' '));
-    auto dash = range.find('-');
-    if (dash == std::string::npos) continue;
-    try {
-      m.start = std::stoull(range.substr(0, dash), nullptr, 16);
-      m.end = std::stoull(range.substr(dash + 1), nullptr, 16);
-    } catch (...) {
-      continue;
-    }
-    if (m.end < m.start) continue;
-    out.push_back(m);
-  }
-  return out;
-}
-
 Expected<ojson> layout_one(const std::string& maps_path, const std::string& carved_path,
                            const std::string& runtime_path) {
   VK_TRY(maps_bytes_v, read_file(maps_path, 1 << 20));
   auto* maps_bytes = &maps_bytes_v;
-  auto maps = parse_maps(std::string(maps_bytes->begin(), maps_bytes->end()));
+  VK_TRY(maps, procmaps::parse(std::string(maps_bytes->begin(), maps_bytes->end()), maps_path));
   ojson doc = ojson::object();
   ojson zones = ojson::array();
-  const MapLine* vdso = nullptr;
-  const MapLine* stack = nullptr;
+  const procmaps::Line* vdso = nullptr;
+  const procmaps::Line* stack = nullptr;
   for (const auto& m : maps) {
     if (m.name == "[vdso]") vdso = &m;
     if (m.name == "[stack]") stack = &m;
@@ -158,7 +129,7 @@ Expected<ojson> layout_one(const std::string& maps_path, const std::string& carv
   // Order and adjacency of the vvar zones and the vDSO (each zone must end where the next starts).
   std::string order;
   bool contiguous = true;
-  const MapLine* prev = nullptr;
+  const procmaps::Line* prev = nullptr;
   for (const auto& m : maps) {
     if (m.name != "[vvar]" && m.name != "[vvar_vclock]" && m.name != "[vdso]") continue;
     order += (order.empty() ? "" : " ") + m.name;

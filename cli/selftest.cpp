@@ -296,7 +296,7 @@ void case_inplace(vdso::Abi abi, const std::string& helper32, Row& row, std::vec
 void check_mark(Child& c, const vk_rt_plan& plan, const Ready& rd, CaseResult& r) {
   auto maps_text = read_proc_text(c.pid, "maps");
   if (!maps_text) return r.fail(maps_text.error().str());
-  auto maps = analyze::parse_maps_text(*maps_text, "/proc/" + std::to_string(c.pid) + "/maps");
+  auto maps = procmaps::parse(*maps_text, "/proc/" + std::to_string(c.pid) + "/maps");
   if (!maps) return r.fail(maps.error().str());
   auto d = analyze::predict_next_dump(*maps, proc_mem(c.pid));
   r.extra = analyze::to_json(d);

@@ -19,6 +19,8 @@
 #include "formats/catalog/catalog.h"
 #include "formats/catalog/host.h"
 
+#include "formats/procmaps/maps.h"
+
 namespace vk::catalog {
 
 namespace {
@@ -27,35 +29,23 @@ constexpr long kArchMapVdso32 = 0x2002;    // ARCH_MAP_VDSO_32
 }  // namespace
 
 Expected<MapsLayout> layout_from_maps(const std::string& text, const std::string& name) {
+  VK_TRY(lines, procmaps::parse(text, name));
   MapsLayout l;
-  std::istringstream in(text);
-  std::string line;
-  uint64_t vvar_start = 0, vvar_end = 0, vclock_start = 0, vclock_end = 0;
-  bool vvar = false, vclock = false;
-  while (std::getline(in, line)) {
-    auto dash = line.find('-');
-    auto sp = line.find(' ');
-    if (dash == std::string::npos || sp == std::string::npos || dash > sp) continue;
-    auto last = line.find_last_of(' ');
-    std::string tag = line.substr(last + 1);
-    if (tag != "[vdso]" && tag != "[vvar]" && tag != "[vvar_vclock]") continue;
-    uint64_t a = std::strtoull(line.substr(0, dash).c_str(), nullptr, 16);
-    uint64_t b = std::strtoull(line.substr(dash + 1, sp - dash - 1).c_str(), nullptr, 16);
-    if (tag == "[vdso]") {
-      if (l.vdso_end) return bad_input(name, "two [vdso] mappings");
-      l.vdso_start = a, l.vdso_end = b;
-    } else if (tag == "[vvar]") {
-      vvar = true, vvar_start = a, vvar_end = b;
-    } else {
-      vclock = true, vclock_start = a, vclock_end = b;
+  const procmaps::Line* vdso = nullptr;
+  for (const auto& m : lines)
+    if (m.name == "[vdso]") {
+      if (vdso) return bad_input(name, "two [vdso] mappings");
+      vdso = &m;
     }
-  }
-  if (!l.vdso_end) return bad_input(name, "no [vdso] mapping");
-  l.vdso_pages = (l.vdso_end - l.vdso_start) / 4096;
-  l.vvar_pages = vvar ? (vvar_end - vvar_start) / 4096 : 0;
-  l.vvar_vclock_pages = vclock ? (vclock_end - vclock_start) / 4096 : 0;
+  if (!vdso) return bad_input(name, "no [vdso] mapping");
+  const auto* vvar = procmaps::find(lines, "[vvar]");
+  const auto* vclock = procmaps::find(lines, "[vvar_vclock]");
+  l.vdso_start = vdso->start, l.vdso_end = vdso->end;
+  l.vdso_pages = (vdso->end - vdso->start) / 4096;
+  l.vvar_pages = vvar ? (vvar->end - vvar->start) / 4096 : 0;
+  l.vvar_vclock_pages = vclock ? (vclock->end - vclock->start) / 4096 : 0;
   // The data zones as one range ([vvar_vclock] directly follows [vvar], §4.1 item 1).
-  uint64_t zs = vvar ? vvar_start : vclock_start, ze = vclock ? vclock_end : vvar_end;
+  uint64_t zs = vvar ? vvar->start : vclock ? vclock->start : 0, ze = vclock ? vclock->end : vvar ? vvar->end : 0;
   if (!vvar && !vclock) l.order = Order::SingleZone;
   else if (ze == l.vdso_start) l.order = Order::VvarBeforeVdso;
   else if (l.vdso_end == zs) l.order = Order::VdsoBeforeVvar;

@@ -333,7 +333,7 @@ FakeMem proxied_memory(std::vector<uint8_t> mark) {
 }  // namespace
 
 TEST_CASE("mark: CRIU's next dump keeps the proxy and the old vvar, drops the runtime pair (§5.3)") {
-  auto maps = analyze::parse_maps_text(kProxiedMaps, "maps");
+  auto maps = procmaps::parse(kProxiedMaps, "maps");
   REQUIRE(maps);
   CHECK(maps->size() == 8);
   CHECK((*maps)[4].name.empty());
@@ -365,7 +365,7 @@ TEST_CASE("mark: CRIU's next dump keeps the proxy and the old vvar, drops the ru
 }
 
 TEST_CASE("mark: V2 is read as V3 without rt_vvar, a second mark and a bad version fail the dump") {
-  auto maps = analyze::parse_maps_text(kProxiedMaps, "maps");
+  auto maps = procmaps::parse(kProxiedMaps, "maps");
   REQUIRE(maps);
   // V2: "criuvDSO", proxy_vdso, version 2, proxy_vvar. rt_vvar -1: the runtime [vvar] stays.
   std::vector<uint8_t> v2{'c', 'r', 'i', 'u', 'v', 'D', 'S', 'O'};
@@ -395,8 +395,8 @@ TEST_CASE("mark: V2 is read as V3 without rt_vvar, a second mark and a bad versi
   CHECK(!none.mark);
   CHECK(none.dropped().empty());
 
-  CHECK(!analyze::parse_maps_text("7f00-zz r-xp 0 00:00 0\n", "m"));
-  CHECK(!analyze::parse_maps_text("7f00-7e00 r-xp 0 00:00 0\n", "m"));
+  CHECK(!procmaps::parse("7f00-zz r-xp 0 00:00 0\n", "m"));
+  CHECK(!procmaps::parse("7f00-7e00 r-xp 0 00:00 0\n", "m"));
 }
 
 // ---- vdsokit plan ----
