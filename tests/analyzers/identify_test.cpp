@@ -47,14 +47,6 @@ bool move_symbol64(std::vector<uint8_t>& b, const std::string& name, int64_t del
   return false;
 }
 
-std::vector<uint8_t> dumped(const std::string& dir, uint32_t pid, uint64_t start, uint64_t len) {
-  auto set = criu::ImageSet::open(*open_directory(test::fixture(dir)));
-  REQUIRE(set);
-  auto r = pages::PageStore::open(*set, pid)->read(start, len);
-  REQUIRE(r);
-  return r->bytes;
-}
-
 }  // namespace
 
 TEST_CASE("every catalog vDSO identifies as itself (ELF bytes and whole pages)") {
@@ -164,7 +156,7 @@ TEST_CASE("host-proxy-second-gen: proxied-from the host entry once the host is i
   catalog::Catalog cat = catalog::Catalog::builtin();
   cat.add(h->entry, h->bytes);
   analyze::Identifier id(cat);
-  auto proxy = dumped("host-proxy-second-gen/images", 8311, 0x7f4f1273c000, 0x2000);
+  auto proxy = test::dumped_bytes("host-proxy-second-gen/images", 8311, 0x7f4f1273c000, 0x2000);
   auto r = id.identify_bytes("second-gen", proxy);
   CHECK(r.kind == MatchKind::ProxiedFrom);
   REQUIRE(!r.candidates.empty());
@@ -173,6 +165,6 @@ TEST_CASE("host-proxy-second-gen: proxied-from the host entry once the host is i
   analyze::Identifier plain(catalog::Catalog::builtin());
   CHECK(plain.identify_bytes("second-gen", proxy).kind == MatchKind::Nearest);
   // first-gen is the host's own vDSO.
-  auto first = dumped("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000);
+  auto first = test::dumped_bytes("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000);
   CHECK(id.identify_bytes("first-gen", first).kind == MatchKind::Exact);
 }

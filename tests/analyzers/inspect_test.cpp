@@ -10,11 +10,8 @@ using namespace vk;
 namespace {
 
 analyze::SetReport inspect_dir(const std::string& dir) {
-  auto tree = open_directory(dir);
-  REQUIRE(tree);
-  auto set = criu::ImageSet::open(*tree);
-  REQUIRE_MESSAGE(set, (set ? "" : set.error().str()));
-  auto r = analyze::inspect(*set, dir);
+  auto set = test::open_set(dir);
+  auto r = analyze::inspect(set, dir);
   REQUIRE_MESSAGE(r, (r ? "" : r.error().str()));
   return r.take();
 }

@@ -10,24 +10,12 @@
 using namespace vk;
 namespace fs = std::filesystem;
 
-namespace {
-
-criu::ImageSet open_set(const std::string& dir) {
-  auto tree = open_directory(dir);
-  REQUIRE(tree);
-  auto set = criu::ImageSet::open(*tree);
-  REQUIRE_MESSAGE(set, (set ? "" : set.error().str()));
-  return set.take();
-}
-
-}  // namespace
-
 TEST_CASE("the vdso pages of every fixture resolve to the documented pages-file offset and sha256") {
   for (const auto& name : test::fixture_sets()) {
     auto kv = test::known_values(name);
     std::string dir = test::fixture(name + "/" + kv["imgdir"].get<std::string>());
     if (!fs::exists(dir + "/pstree.img")) continue;
-    auto set = open_set(dir);
+    auto set = test::open_set(dir);
     for (const auto& p : kv["processes"]) {
       CAPTURE(name);
       uint64_t start = test::parse_hex(p["vdso_vmas"][0]["start"].get<std::string>());
@@ -53,7 +41,7 @@ TEST_CASE("the vdso pages of every fixture resolve to the documented pages-file 
 
 TEST_CASE("incremental dump: PE_PARENT vdso pages resolve in pre/ through the parent link") {
   auto kv = test::known_values("host-incremental");
-  auto set = open_set(test::fixture("host-incremental/dump"));
+  auto set = test::open_set(test::fixture("host-incremental/dump"));
   auto store = pages::PageStore::open(set, 7963);
   REQUIRE(store);
   CHECK(store->depth() == 2);
@@ -77,7 +65,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
 
   SUBCASE("missing pages file") {
     fs::remove(dir + "/pages-1.img");
-    auto set = open_set(dir);
+    auto set = test::open_set(dir);
     auto store = pages::PageStore::open(set, 7660);
     REQUIRE(store);
     auto r = store->read(0x7ff7773c9000, 0x2000);
@@ -87,7 +75,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
   }
   SUBCASE("pages file shorter than the pagemap says") {
     fs::resize_file(dir + "/pages-1.img", 0x11000 + 0x1000);
-    auto set = open_set(dir);
+    auto set = test::open_set(dir);
     auto r = pages::PageStore::open(set, 7660)->read(0x7ff7773c9000, 0x2000);
     REQUIRE(!r);
     CHECK(r.error().file.ends_with("pages-1.img"));
@@ -95,7 +83,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
     CHECK(r.error().message.find("past the end of the pages file") != std::string::npos);
   }
   SUBCASE("address outside every pagemap entry (the vvar is never dumped)") {
-    auto set = open_set(dir);
+    auto set = test::open_set(dir);
     auto r = pages::PageStore::open(set, 7660)->read(0x7ff7773c3000, 0x1000);
     REQUIRE(!r);
     CHECK(r.error().message.find("in no pagemap entry") != std::string::npos);
@@ -103,7 +91,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
   SUBCASE("PE_PARENT without a parent link") {
     test::copy_dir(test::fixture("host-incremental/dump"), tmp / "dump");
     fs::remove(tmp / "dump/parent");
-    auto set = open_set(tmp / "dump");
+    auto set = test::open_set(tmp / "dump");
     auto r = pages::PageStore::open(set, 7963)->read(0x7f53ad952000, 0x2000);
     REQUIRE(!r);
     CHECK(r.error().message.find("no parent link") != std::string::npos);
@@ -113,7 +101,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
     test::copy_dir(test::fixture("host-incremental/dump"), tmp / "dump");
     fs::remove(tmp / "dump/parent");
     fs::create_symlink("../nowhere", tmp / "dump/parent");
-    auto set = open_set(tmp / "dump");
+    auto set = test::open_set(tmp / "dump");
     auto store = pages::PageStore::open(set, 7963);
     REQUIRE(!store);
     CHECK(store.error().message.find("dangling") != std::string::npos);
@@ -122,7 +110,7 @@ TEST_CASE("pages errors: missing pages file, pagemap past its end, lazy pages, d
     test::copy_dir(test::fixture("host-incremental/dump"), tmp / "dump");
     test::copy_dir(test::fixture("host-incremental/pre"), tmp / "pre");
     fs::create_symlink("../dump", tmp / "pre/parent");
-    auto set = open_set(tmp / "dump");
+    auto set = test::open_set(tmp / "dump");
     auto store = pages::PageStore::open(set, 7963);
     REQUIRE(!store);
     CHECK(store.error().message.find("loop") != std::string::npos);

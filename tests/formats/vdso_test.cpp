@@ -9,15 +9,7 @@ using namespace vk;
 
 namespace {
 
-std::vector<uint8_t> dumped_vdso(const std::string& dir, uint32_t pid, uint64_t start, uint64_t len) {
-  auto set = criu::ImageSet::open(*open_directory(test::fixture(dir)));
-  REQUIRE(set);
-  auto r = pages::PageStore::open(*set, pid)->read(start, len);
-  REQUIRE(r);
-  return r->bytes;
-}
-
-std::vector<uint8_t> host_vdso() { return dumped_vdso("host-vdsoloop/images", 7660, 0x7ff7773c9000, 0x2000); }
+std::vector<uint8_t> host_vdso() { return test::dumped_bytes("host-vdsoloop/images", 7660, 0x7ff7773c9000, 0x2000); }
 
 }  // namespace
 
@@ -54,7 +46,7 @@ TEST_CASE("the 6.18 vdso of host-vdsoloop: symbols, notes, hash tables as docume
 }
 
 TEST_CASE("a second-generation proxy: CRIU trampolines at the four patched entry points") {
-  auto v = vdso::parse("proxy", dumped_vdso("host-proxy-second-gen/images", 8311, 0x7f4f1273c000, 0x2000));
+  auto v = vdso::parse("proxy", test::dumped_bytes("host-proxy-second-gen/images", 8311, 0x7f4f1273c000, 0x2000));
   REQUIRE(v);
   REQUIRE(v->trampolines.size() == 4);
   std::map<uint64_t, uint64_t> want{{0x810, 0x36810}, {0xac0, 0x36ac0}, {0xaf0, 0x36af0}, {0xf00, 0x36f00}};
@@ -65,7 +57,7 @@ TEST_CASE("a second-generation proxy: CRIU trampolines at the four patched entry
     names += t.symbols.size();
   }
   CHECK(names == 8);
-  auto first = vdso::parse("first-gen", dumped_vdso("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000));
+  auto first = vdso::parse("first-gen", test::dumped_bytes("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000));
   REQUIRE(first);
   CHECK(first->trampolines.empty());
 }

@@ -1,5 +1,9 @@
 #include "support/fixtures.h"
 
+#include <doctest/doctest.h>
+
+#include "formats/pages/pagestore.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,5 +87,22 @@ Run run_vdsokit(const std::vector<std::string>& args) {
 }
 
 uint64_t parse_hex(const std::string& s) { return std::stoull(s, nullptr, 16); }
+
+criu::ImageSet open_set(const std::string& dir) {
+  auto tree = open_directory(dir);
+  REQUIRE_MESSAGE(tree, (tree ? "" : tree.error().str()));
+  auto set = criu::ImageSet::open(*tree);
+  REQUIRE_MESSAGE(set, (set ? "" : set.error().str()));
+  return set.take();
+}
+
+std::vector<uint8_t> dumped_bytes(const std::string& rel, uint32_t pid, uint64_t start, uint64_t len) {
+  auto set = open_set(fixture(rel));
+  auto store = pages::PageStore::open(set, pid);
+  REQUIRE_MESSAGE(store, (store ? "" : store.error().str()));
+  auto r = store->read(start, len);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().str()));
+  return r->bytes;
+}
 
 }  // namespace vk::test

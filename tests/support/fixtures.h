@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/criu/imageset.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,5 +37,11 @@ struct Run {
 Run run_vdsokit(const std::vector<std::string>& args);
 
 uint64_t parse_hex(const std::string& s);
+
+// An image set opened from a directory (absolute, or relative to the repository's working dir);
+// fails the current test case when it cannot be opened.
+criu::ImageSet open_set(const std::string& dir);
+// Bytes of process `pid` at [start, start+len) in fixture folder `rel` (e.g. "host-vdsoloop/images").
+std::vector<uint8_t> dumped_bytes(const std::string& rel, uint32_t pid, uint64_t start, uint64_t len);
 
 }  // namespace vk::test
