@@ -102,6 +102,20 @@ TEST_CASE("blocked: CRIU before 4.1 cannot run on a kernel with [vvar_vclock]") 
   CHECK(judge("5.10.0-32-amd64/x86_64", "6.1.0-47-amd64/x86_64", "criu-4.0").verdict == Verdict::Proxy);
 }
 
+TEST_CASE("retargetable on a real pair: same vdso offsets and size, vvar grown by [vvar_vclock]") {
+  auto [a, b] = find_pair([](const catalog::Entry& x, const catalog::Entry& y) {
+    return same_offsets(x, y) && x.vdso_pages == y.vdso_pages && x.vvar_total() < y.vvar_total();
+  });
+  REQUIRE_MESSAGE(!a.empty(), "the corpus has a 6.12 -> 6.16 style pair");
+  CAPTURE(a);
+  CAPTURE(b);
+  auto o = judge(a, b);
+  CHECK(o.verdict == Verdict::Retargetable);
+  CHECK(has(o, "VK006"));
+  REQUIRE(o.retarget);
+  CHECK(o.retarget->vvar_size == entry(b).vvar_total());
+}
+
 TEST_CASE("retargetable: same vdso, vvar grown by [vvar_vclock] (synthetic target: a 6.1 build given the 6.13+ vvar layout)") {
   catalog::Entry target = entry("6.1.0-47-amd64/x86_64");
   target.id = "synthetic-6.1-with-vclock/x86_64";
