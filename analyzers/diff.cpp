@@ -52,8 +52,7 @@ Expected<Side> side_from_image(const std::string& spec) {
 }
 
 Expected<Side> side_from_file(const std::string& spec) {
-  VK_TRY(blob, open_file(spec));
-  VK_TRY(bytes, blob->read_all(1 << 20));
+  VK_TRY(bytes, read_file(spec, 1 << 20));
   VK_TRY(entry, catalog::entry_from_vdso(spec, bytes));
   Side side;
   side.kind = "file";

@@ -24,15 +24,6 @@ using catalog::Catalog;
 using catalog::Entry;
 using ojson = nlohmann::ordered_json;
 
-Expected<std::vector<uint8_t>> read_all(const std::string& path, uint64_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad_input(path, "cannot open");
-  std::vector<uint8_t> out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return bad_input(path, "cannot read");
-  if (out.size() > limit) return bad_input(path, "larger than " + std::to_string(limit) + " bytes");
-  return out;
-}
-
 std::string flavour_of(const std::string& release) {
   size_t pos = 0;
   while ((pos = release.find('-', pos)) != std::string::npos) {
@@ -216,7 +207,7 @@ Status apply_layout(Entry& e, const std::string& spec) {
 
 int cmd_add_file(const std::string& file, const std::string& release, const std::string& layout,
                  const std::string& cat_path) {
-  auto raw = read_all(file, 64u << 20);
+  auto raw = read_file(file, 64u << 20);
   if (!raw) return report(raw.error());
   auto v = vdso::parse(file, *raw);
   if (!v) return report(v.error());
@@ -314,14 +305,14 @@ int cmd_rebuild(const std::string& from, const std::string& layouts, const std::
   std::vector<Entry> entries;
   for (const auto& d : dirs) {
     std::string bj = (d / "build.json").string();
-    auto text = read_all(bj, 1 << 20);
+    auto text = read_file(bj, 1 << 20);
     if (!text) return report(text.error());
     nlohmann::json b = nlohmann::json::parse(text->begin(), text->end(), nullptr, false);
     if (b.is_discarded() || !b.is_object() || !b.contains("vdso")) return report(bad_input(bj, "not a kernel build.json"));
     std::string release = b.value("release", d.filename().string());
     for (auto& [abi, meta] : b["vdso"].items()) {
       fs::path so = d / meta.value("file", abi + ".so");
-      auto bytes = read_all(so.string(), kernel::kMaxVdsoImage);
+      auto bytes = read_file(so.string(), kernel::kMaxVdsoImage);
       if (!bytes) return report(bytes.error());
       auto e = catalog::entry_from_vdso(so.string(), *bytes);
       if (!e) return report(e.error());
@@ -341,7 +332,7 @@ int cmd_rebuild(const std::string& from, const std::string& layouts, const std::
       // Layout observed under qemu (kernel-corpus.md "Observing the runtime layout") beats the rules.
       fs::path maps = fs::path(layouts) / release / (abi + ".maps");
       if (!layouts.empty() && fs::exists(maps)) {
-        auto mt = read_all(maps.string(), 1 << 20);
+        auto mt = read_file(maps.string(), 1 << 20);
         if (!mt) return report(mt.error());
         auto l = catalog::layout_from_maps(std::string(mt->begin(), mt->end()), maps.string());
         if (!l) return report(l.error());

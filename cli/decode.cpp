@@ -20,11 +20,9 @@ Expected<std::string> slurp(const std::string& path) {
     ss << std::cin.rdbuf();
     return ss.str();
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad_input(path, "cannot open for reading");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return bad_input(path, "read error");
-  return s;
+  // Images are refused above kMaxImageBytes; their JSON (base64, decimal text) is a few times larger.
+  VK_TRY(bytes, read_file(path, 4 * criu::kMaxImageBytes));
+  return std::string(bytes.begin(), bytes.end());
 }
 
 // Resolves `IN` given positionally or with -i (crit's spelling); both at once is a usage error.

@@ -46,8 +46,7 @@ void add_identify(CLI::App& app, Context& ctx) {
     for (const auto& path : o->inputs) {
       if (looks_like_vdso(path)) {
         // A vDSO is a few pages; refuse anything larger instead of reading it whole.
-        auto blob = open_file(path);
-        auto bytes = blob ? (*blob)->read_all(1 << 20) : Expected<std::vector<uint8_t>>(blob.error());
+        auto bytes = read_file(path, 1 << 20);
         if (!bytes) return void(ctx.exit_code = report(bytes.error()));
         results.push_back(ident.identify_bytes(path, bytes.take(), o->top));
         continue;

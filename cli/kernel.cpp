@@ -37,11 +37,6 @@ Status write_text(const std::string& path, const std::string& text) {
   return write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
-Expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t limit) {
-  VK_TRY(blob, open_file(path));
-  return blob->read_all(limit);
-}
-
 int carve(const std::string& input, const std::string& out_dir, const std::vector<std::string>& metas) {
   ojson meta = ojson::object();
   for (const auto& m : metas) {

@@ -1,6 +1,7 @@
 // The catalog of kernel vDSO builds: YAML (yaml-cpp) in and out, indices, built-in bytes, version
 // rules (docs/catalog.md; version facts from docs/vdso-restore.md §4.3 and §10.2).
 #include "formats/catalog/catalog.h"
+#include "formats/common/source.h"
 
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/ADT/StringRef.h>
@@ -338,13 +339,9 @@ Expected<Catalog> Catalog::parse(const std::string& yaml, const std::string& nam
 }
 
 Expected<Catalog> Catalog::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad_input(path, "cannot open catalog");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return bad_input(path, "cannot read catalog");
+  VK_TRY(text, read_file(path, 64u << 20));
   std::string dir = fs::absolute(fs::path(path)).parent_path().string();
-  return parse(ss.str(), path, dir);
+  return parse(std::string(text.begin(), text.end()), path, dir);
 }
 
 void Catalog::reindex() {
@@ -404,11 +401,8 @@ Expected<std::vector<uint8_t>> Catalog::bytes(const Entry& e) const {
   std::string path;
   if (auto p = paths_.find(e.id); p != paths_.end()) path = p->second;
   else path = dir_.empty() ? e.file : (fs::path(dir_) / e.file).string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad_input(path, "cannot open the vDSO file of '" + e.id + "'");
-  std::vector<uint8_t> out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return bad_input(path, "cannot read the vDSO file of '" + e.id + "'");
-  return out;
+  // A vDSO is a few pages; a user catalog naming anything larger is refused, not read.
+  return read_file(path, 1u << 20);
 }
 
 std::string Catalog::to_yaml() const {

@@ -142,6 +142,11 @@ Expected<BlobPtr> open_file(const std::string& path) {
   return BlobPtr(std::make_shared<DiskBlob>(path, fd, static_cast<uint64_t>(st.st_size)));
 }
 
+Expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t limit) {
+  VK_TRY(blob, open_file(path));
+  return blob->read_all(limit);
+}
+
 Expected<TreePtr> open_directory(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) return bad_input(path, "not a directory");

@@ -42,6 +42,8 @@ class Tree {
 using TreePtr = std::shared_ptr<const Tree>;
 
 Expected<BlobPtr> open_file(const std::string& path);
+// A whole file, refused before reading when it is larger than `limit` (inputs are untrusted).
+Expected<std::vector<uint8_t>> read_file(const std::string& path, uint64_t limit);
 Expected<TreePtr> open_directory(const std::string& path);
 
 // A blob whose bytes are held in memory (archive members, tests).
