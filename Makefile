@@ -10,7 +10,10 @@ DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doct
             protobuf-compiler nlohmann-json3-dev libarchive-dev zstd
 # Test-only dependencies: Debian's crit (criu 3.17.1) is the reference decoder for old-schema images;
 # gcc-multilib lets the live tests build a 32-bit child; python3 parses JUnit/SVG output in the CLI tests.
-DEB_TEST  = criu gcc-multilib python3
+# mmdebstrap builds the private roots with Debian's CRIU 4.1.x/4.2.x that the e2e tests restore with
+# (scripts/criu-roots.sh, cached outside the tree in $(CRIU_CACHE)).
+DEB_TEST  = criu gcc-multilib python3 mmdebstrap
+CRIU_CACHE ?= $(or $(VDSOKIT_CRIU_CACHE),/var/tmp/vdsokit-criu)
 
 .PHONY: all deps deps-test build run test bench clean
 
@@ -21,6 +24,7 @@ deps:
 
 deps-test: deps
 	@scripts/deps.sh $(DEB_TEST)
+	@scripts/criu-roots.sh $(CRIU_CACHE) || echo "make: CRIU roots unavailable; e2e tests will say why"
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
