@@ -1,0 +1,213 @@
+// End-to-end: real dumps and restores with Debian's CRIU 4.1.1 and 4.2.1, compared with `vdsokit check`.
+// Every case restores in its own pid + mount namespace through tests/e2e/restore.sh (README.md there).
+// Facts: ../shared/docs/real-restores.md.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "e2e/harness.h"
+#include "support/fixtures.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace vk::e2e;
+
+namespace {
+
+// glibc function -> the vDSO export it reaches.
+const std::vector<std::pair<std::string, std::string>> kFunctions = {
+    {"clock_gettime", "__vdso_clock_gettime"}, {"gettimeofday", "__vdso_gettimeofday"},
+    {"time", "__vdso_time"},                   {"getcpu", "__vdso_getcpu"},
+    {"clock_getres", "__vdso_clock_getres"},   {"getrandom", "__vdso_getrandom"}};
+
+// What check's outcome says each function returns after the restore. A function the dumped vDSO does not
+// export: glibc falls back to the system call (ok); vdsoprobe calls getrandom only through the vDSO (absent).
+std::map<std::string, std::string> predicted(const json& outcome) {
+  std::map<std::string, std::string> p;
+  for (const auto& [fn, sym] : kFunctions) p[fn] = fn == "getrandom" ? "absent" : "ok";
+  for (const auto& s : outcome["symbols"]) {
+    std::string name = s["name"], fate = s["fate"];
+    for (const auto& [fn, sym] : kFunctions) {
+      if (name != sym) continue;
+      bool ok = fate == "same" || fate == "redirected";
+      // The only old code check calls harmless is code that reads no vvar data (getcpu).
+      if (fate == "old-code" && s["effect"].get<std::string>().find("keeps working") != std::string::npos) ok = true;
+      p[fn] = ok ? "ok" : "wrong";
+    }
+  }
+  // clocks_ok / clock_getres_ok summarise the fates; they must say the same.
+  bool clocks = p["clock_gettime"] == "ok" && p["gettimeofday"] == "ok" && p["time"] == "ok" && p["getcpu"] == "ok";
+  CHECK(clocks == outcome["clocks_ok"].get<bool>());
+  CHECK((p["clock_getres"] == "ok") == outcome["clock_getres_ok"].get<bool>());
+  return p;
+}
+
+std::string expected_decision(const json& outcome) {
+  std::string v = outcome["verdict"];
+  return v == "inplace" ? "inplace" : v == "blocked" ? "none" : "proxy";   // retargetable: CRIU itself proxies
+}
+
+// Names of the exports CRIU wrote a trampoline over (jmp: offsets mapped through check's symbol table).
+std::set<std::string> trampolined(const Restore& r, const json& outcome) {
+  std::set<std::string> names;
+  for (uint64_t off : r.jmp()) {
+    std::string name = "?" + std::to_string(off);
+    for (const auto& s : outcome["symbols"])
+      if (vk::test::parse_hex(s["old_offset"]) == off) name = s["name"];
+    names.insert(name);
+  }
+  return names;
+}
+std::set<std::string> predicted_trampolines(const json& outcome) {
+  std::set<std::string> names;
+  if (outcome["verdict"] == "inplace") return names;
+  for (const auto& s : outcome["symbols"])
+    if (s["fate"] == "redirected" || s["fate"] == "missing") names.insert(s["name"].get<std::string>());
+  return names;
+}
+
+// The xk program's T line, judged like vdsoprobe judges its own calls (vDSO value taken before the
+// system call it is compared with; see the fixture program's source).
+double num(const std::map<std::string, std::string>& f, const std::string& k) {
+  auto it = f.find(k);
+  REQUIRE_MESSAGE(it != f.end(), "T line lacks " << k);
+  return std::stod(it->second);
+}
+std::map<std::string, std::string> xk_results(const std::map<std::string, std::string>& t) {
+  auto near = [](double v, double sys) { return v <= sys && sys - v < 0.5; };
+  std::map<std::string, std::string> r;
+  r["clock_gettime"] = near(num(t, "mono"), num(t, "sys_mono")) && near(num(t, "rt"), num(t, "sys_rt")) ? "ok" : "wrong";
+  r["gettimeofday"] = near(num(t, "tod"), num(t, "sys_rt") + 1e-6) && num(t, "tod") >= num(t, "rt") - 1e-6 ? "ok" : "wrong";
+  r["time"] = num(t, "time") >= std::floor(num(t, "rt")) && num(t, "time") <= num(t, "sys_rt") ? "ok" : "wrong";
+  r["getcpu"] = t.at("getcpu_rc") == "0" ? "ok" : "wrong";
+  r["clock_getres"] = t.at("res_ok") == "1" ? "ok" : "wrong";
+  return r;
+}
+
+// A real restore equals check's prediction: decision, trampolines, and every function on every line.
+void compare(const Restore& r, const json& outcome, bool xk) {
+  INFO("restore.sh said: " << r.log);
+  INFO("check's outcome: " << outcome.dump());
+  std::string want = expected_decision(outcome);
+  if (want == "none") {
+    CHECK(r.get("status") != "restored");
+    return;
+  }
+  REQUIRE(r.get("status") == "restored");
+  CHECK(r.get("decision") == want);
+  CHECK(trampolined(r, outcome) == predicted_trampolines(outcome));
+  auto p = predicted(outcome);
+  REQUIRE(!r.lines.empty());
+  for (const auto& line : r.lines) {
+    auto got = xk ? xk_results(line) : line;
+    for (const auto& [fn, sym] : kFunctions) {
+      if (xk && fn == "getrandom") continue;   // the xk program does not call it
+      INFO("line n=" << line.at("n") << " function " << fn);
+      CHECK(got.at(fn) == p.at(fn));
+    }
+    if (xk) CHECK((line.at("res_ok") == "1") == outcome["clock_getres_ok"].get<bool>());
+  }
+}
+
+void round_trip(const std::string& minor) {
+  auto criu = need_criu(minor);
+  Work w("roundtrip-" + minor);
+  std::string out = w / "probe.out";
+  int pid = start(w, {program("vdsoprobe"), out, "50"});
+  REQUIRE(pid > 0);
+  REQUIRE_MESSAGE(wait_lines(out, "R ", 2), "vdsoprobe wrote no result lines");
+  auto d = dump(w, criu, w / "images", pid);
+  REQUIRE_MESSAGE(d.code == 0, d.out);
+  auto outcome = check_host(w / "images", criu.label);
+  CHECK(outcome["verdict"] == "inplace");   // same kernel, same CRIU: the premise
+  auto r = restore(w, criu, w / "images", {}, out, 3);
+  compare(r, outcome, false);
+}
+
+}  // namespace
+
+TEST_CASE("e2e: host round trip of vdsoprobe with criu-4.2") { round_trip("4.2"); }
+TEST_CASE("e2e: host round trip of vdsoprobe with criu-4.1") { round_trip("4.1"); }
+
+namespace {
+
+// ../shared/fixtures/criu/programs/README.md: the xk-* program, as the fixtures' build writes it.
+constexpr const char* kXkSha256 = "4c798330244e3ca9217d08837b2106c7f3c3eb06c89de2d0370466d9dcbba000";
+
+std::vector<std::string> xk_fixtures() {
+  std::vector<std::string> v;
+  for (const auto& e : fs::directory_iterator(vk::test::fixtures()))
+    if (e.is_directory() && e.path().filename().string().rfind("xk-", 0) == 0) v.push_back(e.path().filename().string());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// The binary at the path the xk images record, or skip when this toolchain does not rebuild it byte-identical.
+std::string xk_program() {
+  std::string p = program("xk-vdsoloop");
+  std::string got = sha256(p);
+  if (got != kXkSha256)
+    skip("the xk-* fixtures need the byte-identical vdsoloop (sha256 " + std::string(kXkSha256) + "); this toolchain built " +
+         (got.empty() ? "nothing" : got) + " (gcc 12.2.0 + glibc 2.36 reproduce it)");
+  return p;
+}
+
+// Restores an xk image set with the program and its output file at the recorded paths.
+Restore restore_xk(const Work& w, const Criu& c, const std::string& images) {
+  std::string out = w / "vdsoloop.out";
+  vk::test::write_bytes(out, {});
+  return restore(w, c, images, {{xk_program(), "/usr/local/bin/vdsoloop"}, {out, "/var/tmp/vdsoloop.out"}}, out, 3);
+}
+
+void xk_all(const std::string& minor) {
+  auto criu = need_criu(minor);
+  xk_program();
+  auto sets = xk_fixtures();
+  REQUIRE(sets.size() >= 4);
+  for (const auto& set : sets) {
+    CAPTURE(set);
+    Work w("xk-" + minor + "-" + set);
+    std::string images = vk::test::fixture(set + "/images");
+    auto outcome = check_host(images, criu.label);
+    auto r = restore_xk(w, criu, images);
+    compare(r, outcome, true);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("e2e: every xk fixture restored with criu-4.2 as check predicts") { xk_all("4.2"); }
+TEST_CASE("e2e: every xk fixture restored with criu-4.1 as check predicts") { xk_all("4.1"); }
+
+// real-restores.md §3: a proxied process dumped again keeps CRIU's trampolines in its [vdso] and loses the
+// mark; restoring it builds the proxy again. inspect and check must say so before CRIU does it.
+TEST_CASE("e2e: second generation (proxied, dumped again, restored again) with criu-4.2") {
+  auto criu = need_criu("4.2");
+  xk_program();
+  std::string set = "xk-7.2.13+deb14-amd64";
+  Work first("gen2-first"), again("gen2-dump"), second("gen2-second");
+  auto images1 = vk::test::fixture(set + "/images");
+  auto outcome1 = check_host(images1, criu.label);
+  auto r1 = restore_xk(first, criu, images1);
+  compare(r1, outcome1, true);
+  REQUIRE(r1.get("decision") == "proxy");
+
+  auto d = dump(again, criu, again / "images", 0, first.path());
+  REQUIRE_MESSAGE(d.code == 0, d.out);
+  auto ins = sh({vdsokit(), "inspect", again / "images", "--format", "json"}, false);
+  REQUIRE(ins.code == 0);
+  auto proc = json::parse(ins.out)["image_sets"][0]["processes"][0];
+  INFO("inspect: " << proc["vdso"].dump());
+  CHECK(proc["vdso"]["mark"].is_null());
+  auto offsets = r1.jmp();
+  std::set<uint64_t> tramp, jumped(offsets.begin(), offsets.end());
+  for (const auto& t : proc["vdso"]["trampolines"]) tramp.insert(vk::test::parse_hex(t["offset"]));
+  CHECK(tramp == jumped);   // the trampolines CRIU wrote are what inspect finds in the new image
+
+  auto outcome2 = check_host(again / "images", criu.label);
+  auto r2 = restore_xk(second, criu, again / "images");
+  compare(r2, outcome2, true);
+}
