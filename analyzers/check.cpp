@@ -42,26 +42,42 @@ ordered_json identify_source(const Identifier& ident, const Process& p) {
 
 }  // namespace
 
-Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
-                         const std::string& target, const Restorer& r) {
+Checker::Checker(const catalog::Catalog& cat, std::string target, const Restorer& r)
+    : cat_(cat), target_(std::move(target)), r_(r), ident_(std::make_unique<Identifier>(cat)) {}
+
+Checker::~Checker() = default;
+
+const Expected<catalog::Entry>& Checker::target_for(vdso::Abi abi) const {
+  std::lock_guard lock(mu_);
+  auto it = targets_.find(abi);
+  if (it == targets_.end()) it = targets_.emplace(abi, resolve_target(cat_, target_, abi)).first;
+  return it->second;
+}
+
+Expected<SetCheck> Checker::check(const criu::ImageSet& set, const std::string& label) const {
   SetCheck c;
   c.input = label;
-  c.target = target;
-  c.restorer = r.name;
+  c.target = target_;
+  c.restorer = r_.name;
   VK_TRY(report, inspect(set, label));
-  Identifier ident(cat);
   for (const Process& p : report.processes) {
     ProcessCheck pc;
     pc.pid = p.pid;
     pc.comm = p.comm;
     vdso::Abi abi = p.vdso && p.vdso->elf ? p.vdso->abi : p.compat ? vdso::Abi::I386 : vdso::Abi::X86_64;
     pc.abi = vdso::abi_name(abi);
-    VK_TRY(t, resolve_target(cat, target, abi));
-    pc.source = identify_source(ident, p);
-    pc.outcome = evaluate(subject_from_process(p, report.pagemap_schema), t, r);
+    const auto& t = target_for(abi);   // std::map nodes stay put: the reference outlives the lock
+    if (!t) return t.error();
+    pc.source = identify_source(*ident_, p);
+    pc.outcome = evaluate(subject_from_process(p, report.pagemap_schema), *t, r_);
     c.processes.push_back(std::move(pc));
   }
   return c;
+}
+
+Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
+                         const std::string& target, const Restorer& r) {
+  return Checker(cat, target, r).check(set, label);
 }
 
 ordered_json outcome_json(const Outcome& o) {

@@ -2,6 +2,9 @@
 // one restorer. One model; text, JSON, YAML and JUnit are renderings of it.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,34 @@ struct SetCheck {
 // Resolves a target for one ABI: "host" (added on the fly), a catalog id, or a release with the ABI implied.
 Expected<catalog::Entry> resolve_target(const catalog::Catalog& cat, const std::string& target, vdso::Abi abi);
 
+class Identifier;
+
+// One run's checking state, built once and shared by every set (and thread): the catalog index
+// (Identifier: every catalog vDSO copied and hashed once, not once per set) and the target entry per
+// ABI (resolved on first use; "host" captures the running kernel's vDSO once). Thread-safe.
+class Checker {
+ public:
+  // `cat` and `r` must outlive the Checker.
+  Checker(const catalog::Catalog& cat, std::string target, const Restorer& r);
+  ~Checker();
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
+
+  Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label) const;
+  const catalog::Catalog& catalog() const { return cat_; }
+  const Identifier& identifier() const { return *ident_; }
+
+ private:
+  const Expected<catalog::Entry>& target_for(vdso::Abi abi) const;
+  const catalog::Catalog& cat_;
+  std::string target_;
+  const Restorer& r_;
+  std::unique_ptr<Identifier> ident_;
+  mutable std::mutex mu_;
+  mutable std::map<vdso::Abi, Expected<catalog::Entry>> targets_;
+};
+
+// A one-off check (builds its own Checker; for many sets, use one Checker).
 Expected<SetCheck> check(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
                          const std::string& target, const Restorer& r);
 

@@ -19,9 +19,10 @@ namespace {
 double sets_per_second(const std::vector<fs::path>& dirs, const catalog::Catalog& cat) {
   const auto* r = analyze::find_restorer("criu-4.2");
   auto t0 = Clock::now();
+  analyze::Checker checker(cat, "host", *r);   // one catalog index per run, as `vdsokit check` does
   for (const auto& d : dirs) {
     auto set = criu::ImageSet::open(*open_directory(d.string()));
-    auto c = set ? analyze::check(*set, d.string(), cat, "host", *r) : Expected<analyze::SetCheck>(set.error());
+    auto c = set ? checker.check(*set, d.string()) : Expected<analyze::SetCheck>(set.error());
     if (!c) {
       std::fprintf(stderr, "check failed: %s\n", c.error().str().c_str());
       std::exit(1);

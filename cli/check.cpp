@@ -26,10 +26,11 @@ void add_check(CLI::App& app, Context& ctx) {
     const auto* r = analyze::find_restorer(opts->restorer);
     auto sets = criu::open_sets(opts->inputs);
     if (failed(ctx, sets)) return;
+    analyze::Checker checker(*cat, opts->target, *r);   // one catalog index for the whole run
     std::vector<analyze::SetCheck> checks;
     int code = kExitOk;
     for (const auto& s : *sets) {
-      auto c = analyze::check(s.set, s.label, *cat, opts->target, *r);
+      auto c = checker.check(s.set, s.label);
       if (failed(ctx, c)) return;
       code = std::max(code, c->exit_code());
       checks.push_back(c.take());

@@ -94,9 +94,10 @@ void add_rewrite(CLI::App& app, Context& ctx) {
     }
     auto shared = std::make_shared<catalog::Catalog>(cat.take());
     const auto* r = analyze::find_restorer(vv->restorer);
-    std::string target = vv->target;
-    ctx.exit_code = run(*vv, [shared, r, target](const criu::ImageSet& set, const std::string& label) {
-      return rewrite::plan_vvar(set, label, *shared, target, *r);
+    // One catalog index and one host capture for every set of the run.
+    auto checker = std::make_shared<analyze::Checker>(*shared, vv->target, *r);
+    ctx.exit_code = run(*vv, [shared, checker](const criu::ImageSet& set, const std::string& label) {
+      return rewrite::plan_vvar(set, label, *checker);
     }, "vvar --target " + vv->target + " --restorer " + vv->restorer);
   });
 }

@@ -105,7 +105,11 @@ Expected<std::vector<uint8_t>> retarget_mm(const criu::Image& img, uint64_t old_
 
 Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
                             const std::string& target, const analyze::Restorer& r) {
-  VK_TRY(before, analyze::check(set, label, cat, target, r));
+  return plan_vvar(set, label, analyze::Checker(cat, target, r));
+}
+
+Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker) {
+  VK_TRY(before, checker.check(set, label));
   SetPlan plan;
   for (const auto& p : before.processes) {
     const auto& o = p.outcome;
@@ -140,7 +144,7 @@ Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label,
   if (plan.edits.empty()) return plan;
   // The proof before any write: the rewritten set, read back, restores in place for every process.
   VK_TRY(after_set, criu::ImageSet::open(std::make_shared<OverlayTree>(set.tree_ptr(), plan.edits)));
-  VK_TRY(after, analyze::check(after_set, label, cat, target, r));
+  VK_TRY(after, checker.check(after_set, label));
   for (const auto& p : after.processes) {
     if (p.outcome.verdict != analyze::Verdict::Inplace)
       return bad_input(label, "internal error: after the retarget " + process_name(p) + " is " +

@@ -24,6 +24,8 @@ Expected<std::vector<uint8_t>> retarget_mm(const criu::Image& img, uint64_t old_
 // place are left alone. Any other verdict refuses the whole set (nothing of it is written): the error
 // carries exit code 4 when the verdict is blocked, 1 when it is a proxy a vvar rewrite cannot fix.
 // The rewritten set is checked again in memory; it must give `inplace` for every process.
+Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker);
+// The same with a Checker of its own (one set; for many, share one Checker).
 Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
                             const std::string& target, const analyze::Restorer& r);
 
