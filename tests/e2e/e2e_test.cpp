@@ -112,15 +112,21 @@ void compare(const Restore& r, const json& outcome, bool xk) {
   }
 }
 
-void round_trip(const std::string& minor) {
-  auto criu = need_criu(minor);
-  Work w("roundtrip-" + minor);
+// Starts vdsoprobe (results in w/probe.out every 50 ms) and dumps it with `criu` into w/images.
+void dump_probe(const Work& w, const Criu& criu) {
   std::string out = w / "probe.out";
   int pid = start(w, {program("vdsoprobe"), out, "50"});
   REQUIRE(pid > 0);
   REQUIRE_MESSAGE(wait_lines(out, "R ", 2), "vdsoprobe wrote no result lines");
   auto d = dump(w, criu, w / "images", pid);
   REQUIRE_MESSAGE(d.code == 0, d.out);
+}
+
+void round_trip(const std::string& minor) {
+  auto criu = need_criu(minor);
+  Work w("roundtrip-" + minor);
+  std::string out = w / "probe.out";
+  dump_probe(w, criu);
   auto outcome = check_host(w / "images", criu.label);
   CHECK(outcome["verdict"] == "inplace");   // same kernel, same CRIU: the issue's premise
   auto r = restore(w, criu, w / "images", {}, out, 3);
@@ -210,4 +216,79 @@ TEST_CASE("e2e: second generation (proxied, dumped again, restored again) with c
   auto outcome2 = check_host(again / "images", criu.label);
   auto r2 = restore_xk(second, criu, again / "images");
   compare(r2, outcome2, true);
+}
+
+// `rewrite vvar` claims an outcome change: a process whose images differ from the target only in the vvar
+// VMA (VK006, retargetable) restores in place after the rewrite instead of through CRIU's proxy. The claim
+// checked in the corpus (xk-6.12.117 -> 6.16.12) needs a 6.16 kernel; what this machine can prove is the
+// same mechanism on a host dump: vdsoprobe dumped here, its VVAR VMA shrunk by two pages (synthetic: the
+// size a pre-6.13 kernel maps), so that only the vvar size differs from the running kernel.
+TEST_CASE("e2e: rewrite vvar turns CRIU's proxy into an in-place restore (host dump, vvar shrunk: synthetic)") {
+  auto criu = need_criu("4.2");
+  Work w("rewrite-dump"), before("rewrite-before"), after("rewrite-after");
+  std::string out = w / "probe.out";
+  dump_probe(w, criu);
+
+  std::string mm;
+  for (const auto& e : fs::directory_iterator(w / "images"))
+    if (e.path().filename().string().rfind("mm-", 0) == 0) mm = e.path().string();
+  auto dec = sh({vdsokit(), "decode", mm, "--pretty"}, false);
+  REQUIRE(dec.code == 0);
+  auto j = json::parse(dec.out);
+  bool shrunk = false;
+  for (auto& v : j["entries"][0]["vmas"]) {
+    if (v["status"].get<std::string>().find("VMA_AREA_VVAR") == std::string::npos) continue;
+    uint64_t s = vk::test::parse_hex(v["start"]), e = vk::test::parse_hex(v["end"]);
+    if (e - s < 3 * 4096) skip("the running kernel's vvar has fewer than 3 pages: nothing to shrink");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(s + 2 * 4096));
+    v["start"] = buf;
+    shrunk = true;
+  }
+  REQUIRE(shrunk);
+  vk::test::write_bytes(w / "mm.json", [&] { auto t = j.dump(4); return std::vector<uint8_t>(t.begin(), t.end()); }());
+  REQUIRE(sh({vdsokit(), "encode", w / "mm.json", "-o", mm}).code == 0);
+  fs::copy(w / "images", w / "rewritten", fs::copy_options::recursive);
+
+  // Before: check says retargetable (CRIU proxies); a real restore proxies with the predicted trampolines.
+  auto o1 = check_host(w / "images", criu.label);
+  REQUIRE(o1["verdict"] == "retargetable");
+  auto r1 = restore(before, criu, w / "images", {}, "", 0);
+  INFO("before: " << r1.log);
+  CHECK(r1.get("decision") == "proxy");
+  CHECK(trampolined(r1, o1) == predicted_trampolines(o1));
+  // (The program's own results are not compared here: its old vDSO reads vvar data from the page the
+  // synthetic shrink unmapped, so it dies in clock_getres. Images CRIU writes always carry the vvar their
+  // vDSO was built for.)
+
+  // After the rewrite: check says inplace, and the real restore is in place with every function correct.
+  auto rw = sh({vdsokit(), "rewrite", "vvar", "--target", "host", "--restorer", criu.label, w / "rewritten"});
+  REQUIRE_MESSAGE(rw.code == 0, rw.out);
+  auto o2 = check_host(w / "rewritten", criu.label);
+  CHECK(o2["verdict"] == "inplace");
+  auto r2 = restore(after, criu, w / "rewritten", {}, out, 3);
+  compare(r2, o2, false);
+}
+
+// `rewrite pagemap --to 4.1` claims that CRIU <= 4.1 can then restore a CRIU 4.2 dump, which it otherwise
+// reads as 0 pages (VK011, blocked). Proven with Debian's 4.2.1 (dump) and 4.1.1 (restore).
+TEST_CASE("e2e: rewrite pagemap --to 4.1 lets criu-4.1 restore a criu-4.2 dump") {
+  auto c42 = need_criu("4.2");
+  auto c41 = need_criu("4.1");
+  Work w("pagemap-dump"), before("pagemap-before"), after("pagemap-after");
+  std::string out = w / "probe.out";
+  dump_probe(w, c42);
+  fs::copy(w / "images", w / "rewritten", fs::copy_options::recursive);
+
+  auto o1 = check_host(w / "images", c41.label);
+  CHECK(o1["verdict"] == "blocked");
+  auto r1 = restore(before, c41, w / "images", {}, out, 3);
+  compare(r1, o1, false);   // blocked: the restore must fail
+
+  auto rw = sh({vdsokit(), "rewrite", "pagemap", "--to", "4.1", w / "rewritten"});
+  REQUIRE_MESSAGE(rw.code == 0, rw.out);
+  auto o2 = check_host(w / "rewritten", c41.label);
+  CHECK(o2["verdict"] == "inplace");
+  auto r2 = restore(after, c41, w / "rewritten", {}, out, 3);
+  compare(r2, o2, false);
 }

@@ -63,8 +63,15 @@ start)
   # machine without it ("Unable to restore capabilities", real-restores.md §2).
   [ ${#extra[@]} -gt 0 ] || die "start: no program"
   own_kill program
-  env "${envs[@]}" setpriv --bounding-set -sys_resource -- "${extra[@]}" \
-      < /dev/null >> "$work/program.stdio" 2>&1 &
+  # Only stdio goes to the program: a descriptor inherited from the caller (ctest keeps its log open)
+  # would be dumped too, and the restore would then need that file.
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done
+    exec env "${envs[@]}" setpriv --bounding-set -sys_resource -- "${extra[@]}"
+  ) < /dev/null >> "$work/program.stdio" 2>&1 &
   remember program $!
   echo $!
   ;;
