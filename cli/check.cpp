@@ -8,7 +8,7 @@ namespace vk::cli {
 void add_check(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> inputs, catalogs;
-    std::string target, restorer = "criu-4.2", format, output;
+    std::string target, restorer = "criu-4.2", format, output, shard;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("check", "Pre-flight: will each process restore on the target kernel with the restorer, and what breaks");
@@ -20,11 +20,14 @@ void add_check(CLI::App& app, Context& ctx) {
   add_format(*cmd, opts->format, {"text", "json", "yaml", "junit"});
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  add_shard(*cmd, opts->shard);
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
     if (failed(ctx, cat)) return;
     const auto* r = analyze::find_restorer(opts->restorer);
-    auto sets = criu::open_sets(opts->inputs);
+    auto units = shard_inputs(opts->inputs, opts->shard);
+    if (failed(ctx, units)) return;
+    auto sets = criu::open_sets(unit_paths(*units));
     if (failed(ctx, sets)) return;
     analyze::Checker checker(*cat, opts->target, *r);   // one catalog index for the whole run
     std::vector<analyze::SetCheck> checks;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "formats/common/error.h"
+#include "formats/criu/shard.h"
 
 namespace vk::cli {
 
@@ -30,6 +31,15 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
 
 // Writes `text` to stdout or, when `path` is set, atomically to that file.
 int emit(const std::string& text, const std::string& path);
+
+// Adds `--shard K/N` to a command that takes many inputs (docs/cli.md "Shards").
+CLI::Option* add_shard(CLI::App& cmd, std::string& spec);
+
+// The units of `inputs` in this run's shard (the option, else the scheduler's environment, else all),
+// in order; `total` receives the number of units of all shards.
+Expected<std::vector<criu::Unit>> shard_inputs(const std::vector<std::string>& inputs, const std::string& spec,
+                                               size_t* total = nullptr);
+std::vector<std::string> unit_paths(const std::vector<criu::Unit>& units);
 
 void add_inspect(CLI::App& app, Context& ctx);
 void add_docs(CLI::App& app, Context& ctx);     // cli/docs.cpp: completion, man

@@ -27,7 +27,7 @@ void add_identify(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> inputs, catalogs;
     bool no_builtin = false;
-    std::string format = "text", output;
+    std::string format = "text", output, shard;
     size_t top = 3;
   };
   auto o = std::make_shared<Opts>();
@@ -38,12 +38,15 @@ void add_identify(CLI::App& app, Context& ctx) {
   cmd->add_option("--top", o->top, "How many nearest builds to list (default 3)");
   add_format(*cmd, o->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", o->output, "Write the report to this file (atomically) instead of stdout");
+  add_shard(*cmd, o->shard);
   cmd->callback([o, &ctx] {
     auto cat = catalog::effective_catalog(o->catalogs, !o->no_builtin);
     if (!cat) return void(ctx.exit_code = report(cat.error()));
     analyze::Identifier ident(*cat);
     std::vector<analyze::Identification> results;
-    for (const auto& path : o->inputs) {
+    auto units = shard_inputs(o->inputs, o->shard);
+    if (!units) return void(ctx.exit_code = report(units.error()));
+    for (const auto& path : unit_paths(*units)) {
       if (looks_like_vdso(path)) {
         // A vDSO is a few pages; refuse anything larger instead of reading it whole.
         auto bytes = read_file(path, 1 << 20);

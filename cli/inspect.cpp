@@ -10,6 +10,7 @@ void add_inspect(CLI::App& app, Context& ctx) {
     std::vector<std::string> inputs;
     std::string format;
     std::string output;
+    std::string shard;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("inspect", "Show each process's vDSO, vvar, auxv and the CRIU that wrote the images");
@@ -17,8 +18,11 @@ void add_inspect(CLI::App& app, Context& ctx) {
       ->required();
   add_format(*cmd, opts->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
+  add_shard(*cmd, opts->shard);
   cmd->callback([opts, &ctx] {
-    auto sets = criu::open_sets(opts->inputs);
+    auto units = shard_inputs(opts->inputs, opts->shard);
+    if (failed(ctx, units)) return;
+    auto sets = criu::open_sets(unit_paths(*units));
     if (failed(ctx, sets)) return;
     std::vector<analyze::SetReport> reports;
     for (const auto& s : *sets) {

@@ -16,7 +16,7 @@ namespace {
 struct CommonOpts {
   std::vector<std::string> inputs;
   bool dry_run = false;
-  std::string format, output;
+  std::string format, output, shard;
 };
 
 void add_common(CLI::App& cmd, CommonOpts& o) {
@@ -24,6 +24,7 @@ void add_common(CLI::App& cmd, CommonOpts& o) {
   cmd.add_flag("-n,--dry-run", o.dry_run, "Report what would change; write nothing");
   add_format(cmd, o.format, {"text", "json"});
   cmd.add_option("-o,--output", o.output, "With one archive input: write the new archive here instead of replacing it");
+  add_shard(cmd, o.shard);
 }
 
 // Progress on stderr for batches, the report on stdout, one stderr line per failed input.
@@ -37,7 +38,9 @@ int run(const CommonOpts& o, const rewrite::Planner& plan, const std::string& op
     if (n > 1) std::cerr << rewrite::progress_line(i, n, u) << "\n";
     else if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";
   };
-  auto r = rewrite::run_batch(o.inputs, plan, bo, operation);
+  auto units = shard_inputs(o.inputs, o.shard);
+  if (!units) return report(units.error());
+  auto r = rewrite::run_batch(unit_paths(*units), plan, bo, operation);
   if (!o.output.empty() && !r.units.empty() && r.units.front().kind != "archive")
     return report(usage_error("--output applies to an archive input, not to " + r.units.front().input));
   if (r.units.size() > 1)

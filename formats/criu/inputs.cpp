@@ -34,6 +34,18 @@ void walk(const fs::path& dir, int depth, std::vector<fs::path>& out) {
 
 }  // namespace
 
+std::vector<std::string> unit_paths(const std::string& path) {
+  std::error_code ec;
+  std::vector<std::string> out;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> dirs;
+    walk(path, 0, dirs);
+    for (auto& d : dirs) out.push_back(d.string());
+  }
+  if (out.empty()) out.push_back(path);
+  return out;
+}
+
 Expected<std::vector<Input>> discover(const std::string& path) {
   std::error_code ec;
   std::vector<Input> inputs;

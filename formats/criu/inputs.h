@@ -17,6 +17,11 @@ struct Input {
   TreePtr tree;
 };
 
+// The paths a batch handles one by one under `path` (criu/shard.h): every folder under a directory
+// that discover() opens as a set, or else `path` itself (an archive, a missing path, a folder with no
+// set: opening it gives the error).
+std::vector<std::string> unit_paths(const std::string& path);
+
 // Finds every image set (a folder with inventory.img and pstree.img) under `path`.
 Expected<std::vector<Input>> discover(const std::string& path);
 
