@@ -1,6 +1,7 @@
 #include "analyzers/restorer.h"
 
 #include <algorithm>
+#include <set>
 
 #include "formats/vdso/vdso.h"
 
@@ -9,6 +10,13 @@ namespace vk::analyze {
 bool Restorer::covers(const std::string& symbol) const {
   if (patches_every_export) return true;
   return std::find(symbols.begin(), symbols.end(), symbol) != symbols.end();
+}
+
+bool reads_vvar(const std::string& name) {
+  static const std::set<std::string> names = {
+      "__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time",           "__vdso_clock_getres",
+      "__vdso_getrandom",     "__vdso_clock_gettime64", "__vdso_clock_getres_time64"};
+  return names.count(name) > 0;
 }
 
 const std::vector<Restorer>& restorers() {

@@ -24,6 +24,9 @@ struct Restorer {
 };
 
 const std::vector<Restorer>& restorers();
+// Exported functions that read the vvar pages. Left on old code after a proxy restore, they read the
+// old vvar address, which CRIU restores as an empty anonymous mapping (vdso-restore.md §6.4).
+bool reads_vvar(const std::string& function);
 const Restorer* find_restorer(const std::string& name);
 std::vector<std::string> restorer_names();
 

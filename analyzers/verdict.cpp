@@ -36,15 +36,6 @@ int Outcome::exit_code() const {
 
 namespace {
 
-// Exported functions that read the vvar pages. Left on old code after a proxy restore, they read
-// the old vvar address, which CRIU restores as an empty anonymous mapping (vdso-restore.md §6.4).
-bool reads_vvar(const std::string& name) {
-  static const std::set<std::string> names = {
-      "__vdso_clock_gettime", "__vdso_gettimeofday", "__vdso_time",           "__vdso_clock_getres",
-      "__vdso_getrandom",     "__vdso_clock_gettime64", "__vdso_clock_getres_time64"};
-  return names.count(name) > 0;
-}
-
 std::string old_code_effect(const std::string& name) {
   if (name == "__vdso_clock_getres" || name == "__vdso_clock_getres_time64")
     return "runs the old code against the empty old vvar: clock_getres returns a zero resolution";
@@ -159,6 +150,8 @@ bool range_free(const Subject& s, uint64_t start, uint64_t end) {
 void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, Outcome& o) {
   std::map<uint64_t, const vdso::Trampoline*> stale;
   for (const auto& tr : s.vdso->trampolines) stale[tr.offset] = &tr;
+  std::map<uint64_t, const vdso::Stub*> stubs;
+  for (const auto& st : s.vdso->stubs) stubs[st.offset] = &st;
   for (const auto& ep : entry_points(*s.vdso)) {
     SymbolFate f{ep.name, ep.aliases, ep.offset, std::nullopt, "", ""};
     std::string covered;
@@ -175,6 +168,13 @@ void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, O
       f.fate = "missing";
       f.effect = "the target kernel does not export it: CRIU's trampoline jumps to the runtime vDSO base - 1, so a call crashes";
       add(o, "VK004", Severity::Error, ep.name + " is exported by the checkpoint's vDSO but not by " + t.release + ": a call crashes after a proxy restore");
+    } else if (stubs.count(ep.offset)) {
+      // A vdsokit stub (`rewrite exports`, formats/vdso/stub.h): the old code stays, but its entry
+      // enters the kernel directly, so the empty old vvar is never read.
+      const auto* st = stubs[ep.offset];
+      f.fate = "stub";
+      f.effect = "enters the kernel directly (system call " + std::to_string(st->nr) + ", same arguments" +
+                 (st->query_guard ? ", the state-size query answers -ENOSYS" : "") + "): correct, at system-call cost";
     } else if (has_stale) {
       f.fate = "stale-trampoline";
       f.effect = "keeps a trampoline from an earlier proxy restore into a runtime vDSO that no longer exists: a call crashes";
@@ -227,7 +227,7 @@ void after_retarget(const Subject& s, const catalog::Entry& t, const Restorer& r
 
 void predict_clocks(Outcome& o) {
   for (const auto& f : o.symbols) {
-    bool ok = f.fate == "same" || f.fate == "redirected";
+    bool ok = f.fate == "same" || f.fate == "redirected" || f.fate == "stub";
     if (f.name == "__vdso_clock_getres") o.clock_getres_ok = ok;
     else if (f.name == "__vdso_clock_gettime" || f.name == "__vdso_gettimeofday" || f.name == "__vdso_time" || f.name == "__vdso_getcpu")
       o.clocks_ok = o.clocks_ok && (ok || (f.fate == "old-code" && f.name == "__vdso_getcpu"));

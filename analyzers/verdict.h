@@ -49,7 +49,7 @@ struct SymbolFate {
   std::vector<std::string> aliases;
   uint64_t old_offset = 0;
   std::optional<uint64_t> new_offset;     // in the target vDSO, when it exports the name
-  std::string fate;                       // same | moved | redirected | old-code | missing | stale-trampoline
+  std::string fate;                       // same | moved | redirected | old-code | missing | stale-trampoline | stub
   std::string effect;                     // what a call does afterwards
 };
 

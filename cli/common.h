@@ -52,6 +52,7 @@ void add_catalog(CLI::App& app, Context& ctx);  // cli/catalog.cpp
 void add_identify(CLI::App& app, Context& ctx); // cli/identify.cpp
 void add_plan(CLI::App& app, Context& ctx);     // cli/plan.cpp
 void add_selftest(CLI::App& app, Context& ctx); // cli/selftest.cpp
-void add_rewrite(CLI::App& app, Context& ctx);  // cli/rewrite.cpp: pagemap, vvar
+void add_rewrite(CLI::App& app, Context& ctx);  // cli/rewrite.cpp: pagemap, vvar, exports
+void add_fixup(CLI::App& app, Context& ctx);    // cli/fixup.cpp
 
 }  // namespace vk::cli

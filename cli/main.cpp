@@ -1,5 +1,7 @@
 // vdsokit: will this checkpoint restore on that kernel, and if not, what has to change?
+#include <cstring>
 #include <iostream>
+#include <vector>
 
 #include "cli/common.h"
 
@@ -20,9 +22,17 @@ int main(int argc, char** argv) {
   add_plan(app, ctx);
   add_selftest(app, ctx);
   add_rewrite(app, ctx);
+  add_fixup(app, ctx);
   add_docs(app, ctx);   // last: completion and man pages cover every subcommand above
+  // CRIU runs an --action-script by exec'ing its path without a shell (Debian 4.2.1: execvp of
+  // "vdsokit fixup" fails with ENOENT), so the fixup needs a program name of its own: invoked as
+  // vdsokit-fixup (a symlink to vdsokit, built next to it) this binary is `vdsokit fixup`.
+  std::vector<char*> args(argv, argv + argc);
+  const char* base = std::strrchr(argv[0], '/');
+  static char fixup[] = "fixup";
+  if (std::strcmp(base ? base + 1 : argv[0], "vdsokit-fixup") == 0) args.insert(args.begin() + 1, fixup);
   try {
-    app.parse(argc, argv);
+    app.parse(int(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     // CLI11 returns 0 for --help/--version; every real parse error is a usage error (docs/cli.md).

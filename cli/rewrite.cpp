@@ -6,6 +6,7 @@
 #include "cli/common.h"
 #include "formats/catalog/catalog.h"
 #include "rewriters/batch.h"
+#include "rewriters/exports.h"
 #include "rewriters/pagemap.h"
 #include "rewriters/vvar.h"
 
@@ -53,7 +54,7 @@ int run(const CommonOpts& o, const rewrite::Planner& plan, const std::string& op
 }  // namespace
 
 void add_rewrite(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("rewrite", "Atomic edits of image sets and archives: pagemap schema, vvar retarget");
+  auto* cmd = app.add_subcommand("rewrite", "Atomic edits of image sets and archives: pagemap schema, vvar retarget, export stubs");
   cmd->require_subcommand(1);
 
   struct PagemapOpts : CommonOpts {
@@ -75,6 +76,24 @@ void add_rewrite(CLI::App& app, Context& ctx) {
     ctx.exit_code = run(*pm, [schema](const criu::ImageSet& set, const std::string&) {
       return rewrite::plan_pagemap(set.tree(), schema);
     }, "pagemap --to " + pm->to);
+  });
+
+  struct ExportsOpts : CommonOpts {
+    std::string restorer = "criu-4.2";
+  };
+  auto ex = std::make_shared<ExportsOpts>();
+  auto* ecmd = cmd->add_subcommand("exports",
+                                   "Write system-call stubs over the dumped vDSO's exports that the restorer leaves on old code "
+                                   "while they read vvar data (VK003), so a proxy restore is correct");
+  ecmd->add_option("-r,--restorer", ex->restorer, "Restorer whose proxy the stubs complete")
+      ->check(CLI::IsMember(analyze::restorer_names()))
+      ->capture_default_str();
+  add_common(*ecmd, *ex);
+  ecmd->callback([ex, &ctx] {
+    const auto* r = analyze::find_restorer(ex->restorer);
+    ctx.exit_code = run(*ex, [r](const criu::ImageSet& set, const std::string& label) {
+      return rewrite::plan_exports_set(set, label, *r);
+    }, "exports --restorer " + ex->restorer);
   });
 
   struct VvarOpts : CommonOpts {

@@ -49,7 +49,11 @@ void run_directory(const Unit& unit, const Planner& plan, const BatchOptions& op
     return;
   }
   Transaction t;
-  for (auto& e : p->edits) t.stage((fs::path(unit.input) / e.file).string(), std::move(e.bytes));
+  for (auto& e : p->edits) {
+    std::string path = (fs::path(unit.input) / e.file).string();
+    if (e.patches.empty()) t.stage(path, std::move(e.bytes));
+    else t.stage_patched(path, std::move(e.patches));
+  }
   auto st = t.commit();
   if (!st) return fail(u, st.error());
   u.status = "rewritten";
@@ -69,6 +73,19 @@ void run_archive(const Unit& unit, const Planner& plan, const BatchOptions& opts
     for (const auto& n : p->notes) u.notes.push_back(tree->name() + ": " + n);
     for (auto& e : p->edits) {
       std::string member = join_member(folder, e.file);
+      if (!e.patches.empty()) {
+        // Archive members are held in memory already (formats/archive): patch a copy of the member.
+        auto blob = tree->open(e.file);
+        if (!blob) return fail(u, blob.error());
+        auto bytes = (*blob)->read_all((*blob)->size());
+        if (!bytes) return fail(u, bytes.error());
+        for (const auto& pt : e.patches) {
+          if (pt.offset > bytes->size() || pt.bytes.size() > bytes->size() - pt.offset)
+            return fail(u, bad_input_at(unit.input + ":" + member, pt.offset, "patch past the end of the member"));
+          std::copy(pt.bytes.begin(), pt.bytes.end(), bytes->begin() + long(pt.offset));
+        }
+        e.bytes = bytes.take();
+      }
       u.files.push_back({unit.input + ":" + member, e.detail});
       replace[member] = std::move(e.bytes);
     }

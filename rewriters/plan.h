@@ -9,10 +9,18 @@
 
 namespace vk::rewrite {
 
+// Bytes to write at an offset of an existing file (pages files may be gigabytes: they are copied
+// and patched, never built in memory).
+struct Patch {
+  uint64_t offset = 0;
+  std::vector<uint8_t> bytes;
+};
+
 struct FileEdit {
   std::string file;              // file name inside the set's folder
-  std::vector<uint8_t> bytes;    // the complete new content
+  std::vector<uint8_t> bytes;    // the complete new content (when `patches` is empty)
   std::string detail;            // one line: what changed
+  std::vector<Patch> patches;    // instead of `bytes`: the file's own bytes with these written over them
 };
 
 struct SetPlan {

@@ -10,12 +10,18 @@
 #include <vector>
 
 #include "formats/common/error.h"
+#include "rewriters/plan.h"
 
 namespace vk::rewrite {
 
 class Transaction {
  public:
-  void stage(std::string path, std::vector<uint8_t> bytes) { staged_.push_back({std::move(path), std::move(bytes)}); }
+  void stage(std::string path, std::vector<uint8_t> bytes) { staged_.push_back({std::move(path), std::move(bytes), {}}); }
+  // The file's current bytes with `patches` written over them: the temporary is a copy (never read
+  // into memory whole), patched, fsynced; each patch must lie inside the file.
+  void stage_patched(std::string path, std::vector<Patch> patches) {
+    staged_.push_back({std::move(path), {}, std::move(patches)});
+  }
   size_t size() const { return staged_.size(); }
   // Writes every staged file; stops at the first failure and names it.
   Status commit();
@@ -24,6 +30,7 @@ class Transaction {
   struct File {
     std::string path;
     std::vector<uint8_t> bytes;
+    std::vector<Patch> patches;
   };
   std::vector<File> staged_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "rewriters/overlay.h"
 #include "rewriters/wire.h"
 
 namespace vk::rewrite {
@@ -16,29 +17,6 @@ struct VmaField {
   size_t slot = 0;               // index in the mm entry's field list
   uint64_t start = 0, end = 0, status = 0;
   std::vector<wire::Field> fields;
-};
-
-// The set's folder with some files replaced by in-memory contents: the rewritten set is opened and
-// checked through this before anything is written.
-class OverlayTree final : public Tree {
- public:
-  OverlayTree(TreePtr base, const std::vector<FileEdit>& edits) : base_(std::move(base)) {
-    for (const auto& e : edits) files_[e.file] = memory_blob(base_->name() + "/" + e.file, e.bytes);
-  }
-  const std::string& name() const override { return base_->name(); }
-  std::vector<std::string> files() const override { return base_->files(); }
-  bool has(const std::string& f) const override { return files_.count(f) || base_->has(f); }
-  Expected<BlobPtr> open(const std::string& f) const override {
-    auto it = files_.find(f);
-    if (it != files_.end()) return it->second;
-    return base_->open(f);
-  }
-  Expected<std::shared_ptr<const Tree>> follow(const std::string& link) const override { return base_->follow(link); }
-  std::string identity() const override { return base_->identity(); }
-
- private:
-  TreePtr base_;
-  std::map<std::string, BlobPtr> files_;
 };
 
 std::string process_name(const analyze::ProcessCheck& p) { return "process " + std::to_string(p.pid) + " (" + p.comm + ")"; }

@@ -290,6 +290,7 @@ Expected<Vdso> parse(std::string name, std::vector<uint8_t> bytes) {
   }
   if (!st) return st.error();
   v.elf = true;
+  v.stub_mark = find_stub_mark(v.bytes);
 
   std::map<uint64_t, std::vector<std::string>> names_at;
   for (const auto& s : v.symbols)
@@ -298,6 +299,8 @@ Expected<Vdso> parse(std::string name, std::vector<uint8_t> bytes) {
     if (auto t = trampoline_at(v.bytes, off)) {
       t->symbols = names;
       v.trampolines.push_back(*t);
+    } else if (auto s = stub_at(v.bytes, off, v.abi)) {
+      v.stubs.push_back(*s);
     }
   }
   return v;

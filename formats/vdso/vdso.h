@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "formats/common/error.h"
+#include "formats/vdso/stub.h"
 
 namespace vk::vdso {
 
@@ -68,6 +69,8 @@ struct Vdso {
   std::string compiler;               // .comment
   std::optional<Mark> mark;
   std::vector<Trampoline> trampolines;
+  std::optional<StubMark> stub_mark;  // vdsokit's record of system-call stubs (stub.h)
+  std::vector<Stub> stubs;            // system-call stubs found at exported entries
 
   uint64_t pages() const { return (bytes.size() + 4095) / 4096; }
   const Symbol* find(std::string_view symbol) const;

@@ -50,6 +50,27 @@ int vk_rt_encode_tramp(uint32_t abi, uint64_t target, uint8_t *out, size_t cap)
 	return (int)len;
 }
 
+int vk_rt_render_tramps(const struct vk_rt_plan *p, uint8_t *buf, uint64_t len)
+{
+	uint32_t i, tl;
+	if (!p || !buf)
+		return VK_RT_E_ARG;
+	tl = vk_rt_tramp_len(p->abi);
+	if (!tl || p->nr_tramps > VK_RT_MAX_TRAMPS)
+		return VK_RT_E_PLAN_INVALID;
+	/* All checks first, so a refusal writes nothing. */
+	for (i = 0; i < p->nr_tramps; i++) {
+		uint64_t from = p->tramps[i].from;
+		if (from < p->proxy_addr || from - p->proxy_addr > len || len - (from - p->proxy_addr) < tl)
+			return VK_RT_E_TRAMP_RANGE;
+		if (p->abi == VK_RT_ABI_I386 && (p->tramps[i].to >> 32))
+			return VK_RT_E_TRAMP_RANGE;
+	}
+	for (i = 0; i < p->nr_tramps; i++)
+		vk_rt_encode_tramp(p->abi, p->tramps[i].to, buf + (p->tramps[i].from - p->proxy_addr), tl);
+	return (int)p->nr_tramps;
+}
+
 void vk_rt_mark_encode(uint8_t out[40], uint64_t orig_vdso, uint64_t orig_vvar, uint64_t rt_vvar)
 {
 	put_le(out, VK_RT_MARK_SIGNATURE, 8);
@@ -319,15 +340,16 @@ int vk_rt_apply(const struct vk_rt_plan *p, struct vk_rt_result *res)
 	if (p->nr_tramps) {
 		rc = make_writable(p, &pp, &pa, tl);
 		if (!rc) {
-			for (i = 0; i < p->nr_tramps; i++) {
-				uint8_t code[TRAMP_MAX];
-				uint8_t *at = (uint8_t *)(uintptr_t)p->tramps[i].from;
-				vk_rt_memcpy(pa.saved[i], at, tl);
-				vk_rt_encode_tramp(p->abi, p->tramps[i].to, code, sizeof(code));
-				vk_rt_memcpy(at, code, tl);
-			}
-			res->nr_tramps = p->nr_tramps;
+			int w;
+			for (i = 0; i < p->nr_tramps; i++)
+				vk_rt_memcpy(pa.saved[i], (const void *)(uintptr_t)p->tramps[i].from, tl);
+			/* The proxy itself is the buffer here (its pages are writable now). */
+			w = vk_rt_render_tramps(p, (uint8_t *)(uintptr_t)p->proxy_addr, p->proxy_size);
+			if (w >= 0)
+				res->nr_tramps = p->nr_tramps;
 			rc = restore_prots(&pp, &pa);
+			if (w < 0)
+				rc = w;
 		}
 		step(res, VK_RT_STEP_TRAMPS, rc, p->proxy_addr, 0, p->nr_tramps);
 		if (rc) {

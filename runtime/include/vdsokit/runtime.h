@@ -209,6 +209,15 @@ int vk_rt_apply(const struct vk_rt_plan *plan, struct vk_rt_result *res);
  */
 int vk_rt_encode_tramp(uint32_t abi, uint64_t target, uint8_t *out, size_t cap);
 
+/*
+ * Write every trampoline of a plan into buf, a copy of the proxy's bytes (buf[0] is proxy_addr,
+ * len bytes). Pure: the caller decides how the bytes reach the process (vk_rt_apply writes the
+ * proxy itself, `vdsokit fixup` writes a copy through /proc/PID/mem). Every trampoline must lie
+ * inside [proxy_addr, proxy_addr + len). Returns the number written or a negative code; on error
+ * nothing has been written.
+ */
+int vk_rt_render_tramps(const struct vk_rt_plan *plan, uint8_t *buf, uint64_t len);
+
 /* Trampoline length for an abi, 0 if unknown. */
 uint32_t vk_rt_tramp_len(uint32_t abi);
 
