@@ -99,6 +99,7 @@ void add_rewrite(CLI::App& app, Context& ctx) {
   struct VvarOpts : CommonOpts {
     std::string target, restorer = "criu-4.2";
     std::vector<std::string> catalogs;
+    bool force = false;
   };
   auto vv = std::make_shared<VvarOpts>();
   auto* vcmd = cmd->add_subcommand("vvar", "Move the vvar VMA of retargetable processes so the restore remaps in place (VK006)");
@@ -107,6 +108,7 @@ void add_rewrite(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember(analyze::restorer_names()))
       ->capture_default_str();
   vcmd->add_option("--catalog", vv->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  vcmd->add_flag("--force", vv->force, "Write even when the in-place result still carries an error finding (VK005)");
   add_common(*vcmd, *vv);
   vcmd->callback([vv, &ctx] {
     auto cat = catalog::effective_catalog(vv->catalogs);
@@ -118,9 +120,10 @@ void add_rewrite(CLI::App& app, Context& ctx) {
     const auto* r = analyze::find_restorer(vv->restorer);
     // One catalog index and one host capture for every set of the run.
     auto checker = std::make_shared<analyze::Checker>(*shared, vv->target, *r);
-    ctx.exit_code = run(*vv, [shared, checker](const criu::ImageSet& set, const std::string& label) {
-      return rewrite::plan_vvar(set, label, *checker);
-    }, "vvar --target " + vv->target + " --restorer " + vv->restorer);
+    bool force = vv->force;
+    ctx.exit_code = run(*vv, [shared, checker, force](const criu::ImageSet& set, const std::string& label) {
+      return rewrite::plan_vvar(set, label, *checker, force);
+    }, "vvar --target " + vv->target + " --restorer " + vv->restorer + (force ? " --force" : ""));
   });
 }
 

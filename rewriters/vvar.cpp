@@ -82,11 +82,11 @@ Expected<std::vector<uint8_t>> retarget_mm(const criu::Image& img, uint64_t old_
 }
 
 Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
-                            const std::string& target, const analyze::Restorer& r) {
-  return plan_vvar(set, label, analyze::Checker(cat, target, r));
+                            const std::string& target, const analyze::Restorer& r, bool force) {
+  return plan_vvar(set, label, analyze::Checker(cat, target, r), force);
 }
 
-Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker) {
+Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker, bool force) {
   VK_TRY(before, checker.check(set, label));
   SetPlan plan;
   for (const auto& p : before.processes) {
@@ -127,11 +127,21 @@ Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label,
     if (p.outcome.verdict != analyze::Verdict::Inplace)
       return bad_input(label, "internal error: after the retarget " + process_name(p) + " is " +
                                   analyze::verdict_name(p.outcome.verdict) + ", not inplace; nothing written");
-    // In place by the restorer's rule can still leave an uncompared export moved (VK005): say so, the
-    // user trades the proxy's findings for these.
-    for (const auto& f : p.outcome.findings)
+    // In place by the restorer's rule can still leave an uncompared export moved (VK005): a call then
+    // jumps into other code, where the proxy would have kept the old code running. Refuse that trade
+    // unless forced, and say so either way.
+    for (const auto& f : p.outcome.findings) {
+      if (f.severity == analyze::Severity::Error && !force) {
+        Error e = bad_input(label, process_name(p) + ": after the vvar rewrite the restore would be in place but still carry " +
+                                       f.code + " (" + f.message + "); that is worse than the proxy it replaces, nothing written. "
+                                       "--force writes it anyway; `vdsokit rewrite exports` repairs the proxy instead");
+        e.exit_code = kExitFindings;
+        return e;
+      }
       if (f.severity != analyze::Severity::Info)
-        plan.notes.push_back(process_name(p) + " after the rewrite: " + f.code + " " + analyze::severity_name(f.severity) + ": " + f.message);
+        plan.notes.push_back(process_name(p) + " after the rewrite: " + f.code + " " + analyze::severity_name(f.severity) + ": " + f.message +
+                             (f.severity == analyze::Severity::Error ? " (written because of --force)" : ""));
+    }
   }
   return plan;
 }

@@ -23,10 +23,14 @@ Expected<std::vector<uint8_t>> retarget_mm(const criu::Image& img, uint64_t old_
 // The plan for one set: every retargetable process gets its mm image rewritten; processes already in
 // place are left alone. Any other verdict refuses the whole set (nothing of it is written): the error
 // carries exit code 4 when the verdict is blocked, 1 when it is a proxy a vvar rewrite cannot fix.
-// The rewritten set is checked again in memory; it must give `inplace` for every process.
-Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker);
+// The rewritten set is checked again in memory; it must give `inplace` for every process. When that
+// in-place restore still carries an error finding (VK005: an export the restorer does not compare moved,
+// so a call jumps into other code), the set is refused with exit 1 unless `force`: the rewrite would
+// trade a working proxy for a crash. With `force` it is written and the findings are notes.
+Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const analyze::Checker& checker,
+                            bool force = false);
 // The same with a Checker of its own (one set; for many, share one Checker).
 Expected<SetPlan> plan_vvar(const criu::ImageSet& set, const std::string& label, const catalog::Catalog& cat,
-                            const std::string& target, const analyze::Restorer& r);
+                            const std::string& target, const analyze::Restorer& r, bool force = false);
 
 }  // namespace vk::rewrite

@@ -16,14 +16,22 @@ TEST_CASE("rewrite vvar: check says retargetable before and inplace after, inspe
   auto before = test::run_vdsokit({"check", tmp / "set", "--target", target});
   CHECK(before.out.find("retargetable") != std::string::npos);
 
-  auto dry = test::run_vdsokit({"rewrite", "vvar", "--target", target, "--dry-run", tmp / "set"});
+  auto dry = test::run_vdsokit({"rewrite", "vvar", "--target", target, "--force", "--dry-run", tmp / "set"});
   CHECK(dry.code == 0);
   CHECK(dry.out.find("would-rewrite") != std::string::npos);
   CHECK(test::run_vdsokit({"check", tmp / "set", "--target", target}).out.find("retargetable") != std::string::npos);
 
-  auto r = test::run_vdsokit({"rewrite", "vvar", "--target", target, tmp / "set"});
+  // The in-place result would still carry VK005 (__vdso_sgx_enter_enclave moved): refused without --force.
+  auto mm = test::read_bytes(tmp / "set/mm-20300.img");
+  auto refused = test::run_vdsokit({"rewrite", "vvar", "--target", target, tmp / "set"});
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("VK005") != std::string::npos);
+  CHECK(refused.err.find("--force") != std::string::npos);
+  CHECK(test::read_bytes(tmp / "set/mm-20300.img") == mm);
+  auto r = test::run_vdsokit({"rewrite", "vvar", "--target", target, "--force", tmp / "set"});
   CHECK(r.code == 0);
   CHECK(r.out.find("rewritten") != std::string::npos);
+  CHECK(r.out.find("--force") != std::string::npos);
   CHECK(r.out.find("4 -> 6 pages") != std::string::npos);
   auto after = test::run_vdsokit({"check", tmp / "set", "--target", target, "--format", "json"});
   // In place; criu-4.2 does not compare __vdso_sgx_enter_enclave, which moved on 6.16 (VK005): exit 1.

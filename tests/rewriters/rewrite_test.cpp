@@ -54,13 +54,13 @@ analyze::Verdict verdict_of(const std::string& dir, const std::string& target) {
 }
 
 rewrite::BatchReport vvar_batch(const std::vector<std::string>& inputs, const std::string& target, bool dry_run = false,
-                                const std::string& restorer = "criu-4.2") {
+                                const std::string& restorer = "criu-4.2", bool force = false) {
   auto cat = std::make_shared<catalog::Catalog>(catalog::effective_catalog({}).take());
   const auto* r = analyze::find_restorer(restorer);
   rewrite::BatchOptions o;
   o.dry_run = dry_run;
-  return rewrite::run_batch(inputs, [cat, r, target](const criu::ImageSet& s, const std::string& label) {
-    return rewrite::plan_vvar(s, label, *cat, target, *r);
+  return rewrite::run_batch(inputs, [cat, r, target, force](const criu::ImageSet& s, const std::string& label) {
+    return rewrite::plan_vvar(s, label, *cat, target, *r, force);
   }, o, "vvar");
 }
 
@@ -176,17 +176,25 @@ TEST_CASE("pagemap: unknown fields keep their bytes and place (synthetic entry w
   CHECK(*c2->bytes == criu::write_image(img));
 }
 
-TEST_CASE("vvar: the retargetable xk-6.12 checkpoint becomes inplace on 6.16, only mm-*.img changes") {
+TEST_CASE("vvar: the retargetable xk-6.12 checkpoint is refused for VK005, forced it becomes inplace on 6.16, only mm-*.img changes") {
   test::TempDir tmp;
   test::copy_dir(test::fixture(std::string(kXk612) + "/images"), tmp / "set");
   CHECK(verdict_of(tmp / "set", kTarget616) == analyze::Verdict::Retargetable);
   auto before = dir_bytes(tmp / "set");
 
-  auto dry = vvar_batch({tmp / "set"}, kTarget616, true);
+  // In place afterwards, but __vdso_sgx_enter_enclave moved (VK005): refused unless forced.
+  auto refused = vvar_batch({tmp / "set"}, kTarget616);
+  CHECK(refused.units[0].status == "refused");
+  CHECK(refused.exit_code() == kExitFindings);
+  REQUIRE(refused.units[0].error);
+  CHECK(refused.units[0].error->message.find("VK005") != std::string::npos);
+  CHECK(dir_bytes(tmp / "set") == before);
+
+  auto dry = vvar_batch({tmp / "set"}, kTarget616, true, "criu-4.2", true);
   CHECK(dry.units[0].status == "would-rewrite");
   CHECK(dir_bytes(tmp / "set") == before);
 
-  auto r = vvar_batch({tmp / "set"}, kTarget616);
+  auto r = vvar_batch({tmp / "set"}, kTarget616, false, "criu-4.2", true);
   REQUIRE(r.units.size() == 1);
   CHECK(r.units[0].status == "rewritten");
   CHECK(r.exit_code() == 0);
@@ -225,7 +233,7 @@ TEST_CASE("vvar: the retargetable xk-6.12 checkpoint becomes inplace on 6.16, on
   }
   CHECK(mm->mm_saved_auxv_size() == orig->mm_saved_auxv_size());
 
-  auto again = vvar_batch({tmp / "set"}, kTarget616);
+  auto again = vvar_batch({tmp / "set"}, kTarget616, false, "criu-4.2", true);
   CHECK(again.units[0].status == "unchanged");
 }
 
