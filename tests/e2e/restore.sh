@@ -122,6 +122,16 @@ restore)
     for b in "${binds[@]}"; do
       src="${b%%:*}"; dst="${b#*:}"
       [ -e "$src" ] || die "restore: --bind source $src does not exist"
+      src=$(readlink -f "$src")
+      if [ ! -e "$dst" ]; then
+        # Paths under the overlaid directory are seen through the overlay inside the namespace, so
+        # writes there (restore.log, the program's output) would land in its throw-away upper layer.
+        a="$dst"; while [ ! -e "$a" ]; do a=$(dirname "$a"); done
+        for p in "$work" "${binds[@]%%:*}"; do
+          p=$(readlink -f "$p")
+          case "$p/" in "$a"/*) die "restore: $p lies under $a, which the restore overlays to create $dst; use paths outside $a" ;; esac
+        done
+      fi
       echo "if [ ! -e '$dst' ]; then"
       echo "  a='$dst'; while [ ! -e \"\$a\" ]; do a=\$(dirname \"\$a\"); done"
       echo "  if ! grep -q \" \$a overlay \" /proc/self/mounts; then"
