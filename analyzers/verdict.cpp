@@ -39,8 +39,10 @@ namespace {
 std::string old_code_effect(const std::string& name) {
   if (name == "__vdso_clock_getres" || name == "__vdso_clock_getres_time64")
     return "runs the old code against the empty old vvar: clock_getres returns a zero resolution";
+  // Real restores (corpora/truth: 6.12.117+deb13-cloud -> this host and -> 6.16.12 cloud, CRIU 4.2.1): the
+  // old code reads the empty vvar's "RNG ready" flag as 0 and takes its system-call fallback.
   if (name == "__vdso_getrandom")
-    return "runs the old code against the empty old vvar: the vDSO random state is not the kernel's";
+    return "reads the empty old vvar, whose RNG-ready flag is 0, and falls back to the getrandom system call: keeps working";
   if (reads_vvar(name)) return "runs the old code against the empty old vvar: returns wrong times";
   return "keeps the old code, which reads no vvar data: keeps working";
 }
@@ -104,6 +106,17 @@ bool blocked(const Subject& s, const catalog::Entry& t, const Restorer& r, Outco
         "the pagemap keeps page counts in field 5 (CRIU >= 4.2); " + r.name + " reads them as 0 pages and restores no memory");
   if (s.compat && !t.arch_map_vdso.value)
     add(o, "VK013", Severity::Error, "a 32-bit (compat) task needs ARCH_MAP_VDSO (Linux >= 4.9) on the target, which " + t.release + " lacks");
+  // MAP_DROPPABLE (0x08, criu-images.md: mm flags) exists since Linux 6.11 (vgetrandom's state pages).
+  // Real restore: corpora/truth/7.3.4+deb13-amd64__6.1.0-50-amd64.json, CRIU's restorer fails with
+  // "Can't restore ... mapping with 0xffffffffffffffea" (-EINVAL) on 6.1.
+  constexpr uint32_t kMapDroppable = 0x08;
+  if (t.version_code > 0 && t.version_code < catalog::version_code(6, 11, 0))
+    for (const auto& v : s.vmas)
+      if (v.flags & kMapDroppable) {
+        add(o, "VK022", Severity::Error, "VMA " + hex(v.start) + "-" + hex(v.end) + " is MAP_DROPPABLE (a vgetrandom state), which " +
+                                             t.release + " (< 6.11) cannot map: the restore fails with EINVAL");
+        break;
+      }
   if (s.vdso_vma && !s.vdso)
     add(o, "VK015", Severity::Error, "the vDSO cannot be read from the images: " + s.vdso_error);
   if (s.vdso && s.vdso->mark)
@@ -183,7 +196,9 @@ void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, O
       f.fate = "old-code";
       f.effect = old_code_effect(ep.name);
       bool missing_on_target = !exported(t, ep.name);
-      if (reads_vvar(ep.name))
+      if (ep.name == "__vdso_getrandom")
+        add(o, "VK008", Severity::Info, ep.name + " stays on the old code (" + r.name + " does not patch it): " + f.effect);
+      else if (reads_vvar(ep.name))
         add(o, "VK003", Severity::Warning, ep.name + " stays on the old code (" + r.name + " does not patch it): " + f.effect);
       else
         add(o, "VK008", Severity::Info, ep.name + " stays on the old code" + std::string(missing_on_target ? " (the target does not export it)" : "") + "; it reads no vvar data");
