@@ -57,21 +57,31 @@ const char* kLegend[][3] = {
     {"P!", "#ad1457", "proxy, a call can crash (VK004/VK019)"},
     {"R", "#6a1b9a", "retargetable: a vvar rewrite gives in place (VK006)"},
     {"B", "#b71c1c", "blocked"},
+    {"✓", "#ffffff", "a real restore of this pair (corpora/truth) did what the cell predicts"},
+    {"✗", "#ffffff", "a real restore of this pair contradicts the cell"},
 };
+
+std::string truth_mark(const MatrixCell& c) {
+  if (c.truth.empty()) return "";
+  return c.truth == "agrees" ? "✓" : "✗";
+}
 
 }  // namespace
 
 std::string cell_symbol(const MatrixCell& c) {
+  std::string s;
   switch (c.verdict) {
-    case Verdict::Inplace: return c.worst == Severity::Info ? "I" : "I!";
-    case Verdict::Proxy: return c.worst == Severity::Info ? "P" : c.worst == Severity::Warning ? "P*" : "P!";
-    case Verdict::Retargetable: return "R";
-    default: return "B";
+    case Verdict::Inplace: s = c.worst == Severity::Info ? "I" : "I!"; break;
+    case Verdict::Proxy: s = c.worst == Severity::Info ? "P" : c.worst == Severity::Warning ? "P*" : "P!"; break;
+    case Verdict::Retargetable: s = "R"; break;
+    default: s = "B";
   }
+  return s + truth_mark(c);
 }
 
 Expected<std::vector<Matrix>> build_matrices(const catalog::Catalog& cat, const std::vector<std::string>& abis,
-                                             const std::vector<std::string>& restorer_list) {
+                                             const std::vector<std::string>& restorer_list,
+                                             const std::vector<TruthRecord>& truth) {
   std::vector<Matrix> out;
   for (const auto& abi : abis) {
     std::vector<const catalog::Entry*> entries;
@@ -92,7 +102,17 @@ Expected<std::vector<Matrix>> build_matrices(const catalog::Catalog& cat, const 
       for (const auto* e : entries) m.ids.push_back(e->id);
       for (size_t i = 0; i < entries.size(); ++i) {
         std::vector<MatrixCell> row;
-        for (size_t j = 0; j < entries.size(); ++j) row.push_back(summarise(evaluate(subjects[i], *entries[j], *r)));
+        for (size_t j = 0; j < entries.size(); ++j) {
+          auto o = evaluate(subjects[i], *entries[j], *r);
+          auto cell = summarise(o);
+          for (const auto& t : truth) {
+            if (t.dumped_id != entries[i]->id || t.restored_id != entries[j]->id || t.restorer != rname) continue;
+            auto d = truth_disagreements(t, o);
+            if (d.empty() && cell.truth.empty()) cell.truth = "agrees";
+            if (!d.empty()) cell.truth = "disagrees: " + d.front();
+          }
+          row.push_back(std::move(cell));
+        }
         m.cells.push_back(std::move(row));
       }
       out.push_back(std::move(m));
@@ -127,9 +147,11 @@ std::string render_matrix_json(const std::vector<Matrix>& ms) {
     for (size_t i = 0; i < m.ids.size(); ++i)
       for (size_t j = 0; j < m.ids.size(); ++j) {
         const auto& c = m.cells[i][j];
-        cells.push_back(ordered_json{{"from", m.ids[i]}, {"to", m.ids[j]}, {"verdict", verdict_name(c.verdict)},
-                                     {"severity", severity_name(c.worst)}, {"symbol", cell_symbol(c)},
-                                     {"codes", c.codes}, {"reason", c.reason}});
+        ordered_json cell{{"from", m.ids[i]}, {"to", m.ids[j]}, {"verdict", verdict_name(c.verdict)},
+                          {"severity", severity_name(c.worst)}, {"symbol", cell_symbol(c)},
+                          {"codes", c.codes}, {"reason", c.reason}};
+        if (!c.truth.empty()) cell["truth"] = c.truth;
+        cells.push_back(std::move(cell));
       }
     all.push_back(ordered_json{{"abi", m.abi}, {"restorer", m.restorer}, {"ids", m.ids}, {"cells", cells}});
   }
@@ -157,7 +179,7 @@ std::string render_matrix_svg(const std::vector<Matrix>& ms) {
       for (size_t j = 0; j < m.ids.size(); ++j) {
         const auto& c = m.cells[i][j];
         o << "<rect x=\"" << label + int(j) * cell << "\" y=\"" << ry << "\" width=\"" << cell - 1 << "\" height=\"" << cell - 1
-          << "\" fill=\"" << colour(c) << "\"><title>" << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) +
+          << "\" fill=\"" << colour(c) << "\"><title>" << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.truth.empty() ? "" : " (real restore: " + c.truth + ")") +
                                                              (c.reason.empty() ? "" : "\n" + c.reason))
           << "</title></rect>\n";
       }
@@ -193,7 +215,7 @@ std::string render_matrix_html(const std::vector<Matrix>& ms) {
       for (size_t j = 0; j < m.ids.size(); ++j) {
         const auto& c = m.cells[i][j];
         o << "<td class=\"c\" style=\"background:" << colour(c) << "\" title=\""
-          << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.reason.empty() ? "" : "\n" + c.reason)) << "\">"
+          << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.truth.empty() ? "" : " (real restore: " + c.truth + ")") + (c.reason.empty() ? "" : "\n" + c.reason)) << "\">"
           << cell_symbol(c) << "</td>";
       }
       o << "</tr>\n";

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyzers/truth.h"
 #include "analyzers/verdict.h"
 #include "formats/catalog/catalog.h"
 
@@ -17,6 +18,8 @@ struct MatrixCell {
   Severity worst = Severity::Info;
   std::vector<std::string> codes;     // distinct finding codes, sorted
   std::string reason;                 // the first non-info finding, or the verdict's own
+  // A real restore of this pair with this restorer (corpora/truth): "" none, "agrees", "disagrees: ..."
+  std::string truth;
 };
 
 struct Matrix {
@@ -26,10 +29,12 @@ struct Matrix {
   std::vector<std::vector<MatrixCell>> cells;
 };
 
+// `truth` (may be empty): real restores; a cell whose pair and restorer one of them covers is marked.
 Expected<std::vector<Matrix>> build_matrices(const catalog::Catalog& cat, const std::vector<std::string>& abis,
-                                             const std::vector<std::string>& restorers);
+                                             const std::vector<std::string>& restorers,
+                                             const std::vector<TruthRecord>& truth = {});
 
-std::string cell_symbol(const MatrixCell& c);   // I, I!, P, P*, P!, R, B
+std::string cell_symbol(const MatrixCell& c);   // I, I!, P, P*, P!, R, B; + "✓" verified, "✗" contradicted
 std::string render_matrix_md(const std::vector<Matrix>& ms);
 std::string render_matrix_json(const std::vector<Matrix>& ms);
 std::string render_matrix_html(const std::vector<Matrix>& ms);

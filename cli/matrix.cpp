@@ -9,7 +9,7 @@ void add_matrix(CLI::App& app, Context& ctx) {
     std::vector<std::string> abis{"x86_64", "i386", "x32"};
     std::vector<std::string> restorers{"criu-4.2"};
     std::vector<std::string> catalogs;
-    std::string format, output;
+    std::string format, output, truth;
     bool builtin = true;
   };
   auto opts = std::make_shared<Opts>();
@@ -19,12 +19,19 @@ void add_matrix(CLI::App& app, Context& ctx) {
   add_format(*cmd, opts->format, {"md", "json", "html", "svg"});
   cmd->add_option("-o,--output", opts->output, "Write to this file (atomically) instead of stdout");
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable)");
+  cmd->add_option("--truth", opts->truth, "Mark the cells a recorded real restore covers (a truth corpus folder, e.g. corpora/truth)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
     if (failed(ctx, cat)) return;
     std::vector<std::string> rs = opts->restorers;
     if (rs.size() == 1 && rs[0] == "all") rs = analyze::restorer_names();
-    auto ms = analyze::build_matrices(*cat, opts->abis, rs);
+    std::vector<analyze::TruthRecord> truth;
+    if (!opts->truth.empty()) {
+      auto t = analyze::load_truth(opts->truth);
+      if (failed(ctx, t)) return;
+      truth = std::move(*t);
+    }
+    auto ms = analyze::build_matrices(*cat, opts->abis, rs, truth);
     if (failed(ctx, ms)) return;
     std::string text = opts->format == "json"   ? analyze::render_matrix_json(*ms)
                        : opts->format == "html" ? analyze::render_matrix_html(*ms)

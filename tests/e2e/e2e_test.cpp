@@ -17,39 +17,6 @@ using namespace vk::e2e;
 
 namespace {
 
-// glibc function -> the vDSO export it reaches.
-const std::vector<std::pair<std::string, std::string>> kFunctions = {
-    {"clock_gettime", "__vdso_clock_gettime"}, {"gettimeofday", "__vdso_gettimeofday"},
-    {"time", "__vdso_time"},                   {"getcpu", "__vdso_getcpu"},
-    {"clock_getres", "__vdso_clock_getres"},   {"getrandom", "__vdso_getrandom"}};
-
-// What check's outcome says each function returns after the restore. A function the dumped vDSO does not
-// export: glibc falls back to the system call (ok); vdsoprobe calls getrandom only through the vDSO (absent).
-std::map<std::string, std::string> predicted(const json& outcome) {
-  std::map<std::string, std::string> p;
-  for (const auto& [fn, sym] : kFunctions) p[fn] = fn == "getrandom" ? "absent" : "ok";
-  for (const auto& s : outcome["symbols"]) {
-    std::string name = s["name"], fate = s["fate"];
-    for (const auto& [fn, sym] : kFunctions) {
-      if (name != sym) continue;
-      bool ok = fate == "same" || fate == "redirected" || fate == "stub";   // stub: `rewrite exports`
-      // The only old code check calls harmless is code that reads no vvar data (getcpu).
-      if (fate == "old-code" && s["effect"].get<std::string>().find("keeps working") != std::string::npos) ok = true;
-      p[fn] = ok ? "ok" : "wrong";
-    }
-  }
-  // clocks_ok / clock_getres_ok summarise the fates; they must say the same.
-  bool clocks = p["clock_gettime"] == "ok" && p["gettimeofday"] == "ok" && p["time"] == "ok" && p["getcpu"] == "ok";
-  CHECK(clocks == outcome["clocks_ok"].get<bool>());
-  CHECK((p["clock_getres"] == "ok") == outcome["clock_getres_ok"].get<bool>());
-  return p;
-}
-
-std::string expected_decision(const json& outcome) {
-  std::string v = outcome["verdict"];
-  return v == "inplace" ? "inplace" : v == "blocked" ? "none" : "proxy";   // retargetable: CRIU itself proxies
-}
-
 // Names of the exports CRIU wrote a trampoline over (jmp: offsets mapped through check's symbol table).
 std::set<std::string> trampolined(const Restore& r, const json& outcome) {
   std::set<std::string> names;
@@ -61,14 +28,6 @@ std::set<std::string> trampolined(const Restore& r, const json& outcome) {
   }
   return names;
 }
-std::set<std::string> predicted_trampolines(const json& outcome) {
-  std::set<std::string> names;
-  if (outcome["verdict"] == "inplace") return names;
-  for (const auto& s : outcome["symbols"])
-    if (s["fate"] == "redirected" || s["fate"] == "missing") names.insert(s["name"].get<std::string>());
-  return names;
-}
-
 // The xk program's T line, judged like vdsoprobe judges its own calls (vDSO value taken before the
 // system call it is compared with; see the fixture program's source).
 double num(const std::map<std::string, std::string>& f, const std::string& k) {
@@ -91,7 +50,7 @@ std::map<std::string, std::string> xk_results(const std::map<std::string, std::s
 void compare(const Restore& r, const json& outcome, bool xk) {
   INFO("restore.sh said: " << r.log);
   INFO("check's outcome: " << outcome.dump());
-  std::string want = expected_decision(outcome);
+  std::string want = predicted_decision(outcome);
   if (want == "none") {
     CHECK(r.get("status") != "restored");
     return;
@@ -99,11 +58,11 @@ void compare(const Restore& r, const json& outcome, bool xk) {
   REQUIRE(r.get("status") == "restored");
   CHECK(r.get("decision") == want);
   CHECK(trampolined(r, outcome) == predicted_trampolines(outcome));
-  auto p = predicted(outcome);
+  auto p = predicted_functions(outcome);
   REQUIRE(!r.lines.empty());
   for (const auto& line : r.lines) {
     auto got = xk ? xk_results(line) : line;
-    for (const auto& [fn, sym] : kFunctions) {
+    for (const auto& fn : kFunctionNames) {
       if (xk && fn == "getrandom") continue;   // the xk program does not call it
       INFO("line n=" << line.at("n") << " function " << fn);
       CHECK(got.at(fn) == p.at(fn));

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <set>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -214,8 +215,16 @@ Restore restore(const Work& w, const Criu& c, const std::string& images, const s
   return out;
 }
 
-nlohmann::json check_host(const std::string& input, const std::string& restorer) {
-  auto r = sh({vdsokit(), "check", input, "--target", "host", "--restorer", restorer, "--format", "json"}, false);
+nlohmann::json check_host(const std::string& input, const std::string& restorer) { return check(input, "host", restorer); }
+
+nlohmann::json check(const std::string& input, const std::string& target, const std::string& restorer,
+                     const std::vector<std::string>& catalogs) {
+  std::vector<std::string> a{vdsokit(), "check", input, "--target", target, "--restorer", restorer, "--format", "json"};
+  for (const auto& c : catalogs) {
+    a.push_back("--catalog");
+    a.push_back(c);
+  }
+  auto r = sh(a, false);
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   REQUIRE_MESSAGE(!j.is_discarded(), "vdsokit check printed no JSON (exit " << r.code << "): " << r.out);
   REQUIRE_MESSAGE(j["image_sets"].size() == 1, "vdsokit check found " << j["image_sets"].size() << " image sets in " << input);
@@ -228,5 +237,47 @@ std::string sha256(const std::string& path) {
   if (r.code != 0) return "";
   return r.out.substr(0, r.out.find(' '));
 }
+
+const std::vector<std::string> kFunctionNames = {"clock_gettime", "gettimeofday", "time", "getcpu", "clock_getres", "getrandom"};
+const std::vector<std::pair<std::string, std::string>> kFunctions = {
+    {"clock_gettime", "__vdso_clock_gettime"}, {"gettimeofday", "__vdso_gettimeofday"},
+    {"time", "__vdso_time"},                   {"getcpu", "__vdso_getcpu"},
+    {"clock_getres", "__vdso_clock_getres"},   {"getrandom", "__vdso_getrandom"}};
+
+// What check's outcome says each function returns after the restore. A function the dumped vDSO does not
+// export: glibc falls back to the system call (ok); vdsoprobe calls getrandom only through the vDSO (absent).
+std::map<std::string, std::string> predicted_functions(const nlohmann::json& outcome) {
+  std::map<std::string, std::string> p;
+  for (const auto& [fn, sym] : kFunctions) p[fn] = fn == "getrandom" ? "absent" : "ok";
+  for (const auto& s : outcome["symbols"]) {
+    std::string name = s["name"], fate = s["fate"];
+    for (const auto& [fn, sym] : kFunctions) {
+      if (name != sym) continue;
+      bool ok = fate == "same" || fate == "redirected" || fate == "stub";   // stub: `rewrite exports`
+      // Old code is harmless where check says so (getcpu reads no vvar; getrandom falls back to the syscall).
+      if (fate == "old-code" && s["effect"].get<std::string>().find("keeps working") != std::string::npos) ok = true;
+      p[fn] = ok ? "ok" : "wrong";
+    }
+  }
+  // clocks_ok / clock_getres_ok summarise the fates; they must say the same.
+  bool clocks = p["clock_gettime"] == "ok" && p["gettimeofday"] == "ok" && p["time"] == "ok" && p["getcpu"] == "ok";
+  CHECK(clocks == outcome["clocks_ok"].get<bool>());
+  CHECK((p["clock_getres"] == "ok") == outcome["clock_getres_ok"].get<bool>());
+  return p;
+}
+
+std::string predicted_decision(const nlohmann::json& outcome) {
+  std::string v = outcome["verdict"];
+  return v == "inplace" ? "inplace" : v == "blocked" ? "none" : "proxy";   // retargetable: CRIU itself proxies
+}
+
+std::set<std::string> predicted_trampolines(const nlohmann::json& outcome) {
+  std::set<std::string> names;
+  if (outcome["verdict"] == "inplace") return names;
+  for (const auto& s : outcome["symbols"])
+    if (s["fate"] == "redirected" || s["fate"] == "missing") names.insert(s["name"].get<std::string>());
+  return names;
+}
+
 
 }  // namespace vk::e2e

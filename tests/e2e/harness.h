@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,22 @@ std::map<std::string, std::string> fields(const std::string& line);
 
 // `vdsokit check INPUT --target host --restorer R --format json`: the first process's outcome.
 nlohmann::json check_host(const std::string& input, const std::string& restorer);
+// The same against a catalog id, with extra --catalog files.
+nlohmann::json check(const std::string& input, const std::string& target, const std::string& restorer,
+                     const std::vector<std::string>& catalogs = {});
 
 // sha256 of a file, lower-case hex ("" when unreadable), through sha256sum.
 std::string sha256(const std::string& path);
+
+// What `check` predicts, in the terms a real restore is read in.
+// glibc function -> the vDSO export it reaches (vdsoprobe calls getrandom through the vDSO symbol).
+extern const std::vector<std::pair<std::string, std::string>> kFunctions;
+extern const std::vector<std::string> kFunctionNames;
+// Each function's result after the restore: ok | wrong | absent (not exported: vdsoprobe cannot call it).
+std::map<std::string, std::string> predicted_functions(const nlohmann::json& outcome);
+// CRIU's decision as restore.log states it: inplace | proxy (also for retargetable) | none (blocked).
+std::string predicted_decision(const nlohmann::json& outcome);
+// The exports CRIU writes a trampoline over (fate redirected or missing) when it proxies.
+std::set<std::string> predicted_trampolines(const nlohmann::json& outcome);
 
 }  // namespace vk::e2e

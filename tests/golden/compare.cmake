@@ -1,5 +1,6 @@
 # Runs `vdsokit matrix` and fails with a diff when the result differs from the committed golden file.
-execute_process(COMMAND ${VDSOKIT} matrix --restorer all --format md -o ${OUT} RESULT_VARIABLE rc)
+# --truth: the cells a real restore verified (corpora/truth) carry a mark.
+execute_process(COMMAND ${VDSOKIT} matrix --restorer all --truth ${TRUTH} --format md -o ${OUT} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "vdsokit matrix failed with exit code ${rc}")
 endif()
