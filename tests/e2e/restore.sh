@@ -110,6 +110,9 @@ dump)
 restore)
   [ -n "$criu" ] && [ -n "$images" ] || die "restore: --criu and --images are required"
   images=$(cd "$images" && pwd)
+  # Programs restored here have /dev/null as stdin; CRIU checks the file it reopens (seen: a test elsewhere
+  # replaced the host's /dev/null by a regular file, and every restore failed with "bad size").
+  [ -c /dev/null ] || die "restore: /dev/null on this host is not a character device (something replaced it)"
   own_kill nsinit; own_kill unshare
   rm -f "$work/result" "$work/restore.log" "$work/after.txt" "$work/task.pid" "$work/task.nspid"
   mkdir -p "$work/ovl"
