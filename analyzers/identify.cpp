@@ -151,6 +151,19 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
                            : "not an ELF vDSO";
     return r;
   }
+  // A vDSO rewritten by `vdsokit rewrite exports` carries a mark with the original bytes under every
+  // stub (formats/vdso/stub.h): identify the vDSO as it was, and say so.
+  if (v.stub_mark) {
+    auto orig = vdso::parse(v.name, vdso::without_stubs(v.bytes, *v.stub_mark));
+    if (orig && !orig->stub_mark) {
+      Identification o = identify(*orig, top);
+      o.stubs = v.stubs.size();
+      o.sha256_all = r.sha256_all;
+      o.explanation = "vdsokit-stubbed (" + std::to_string(o.stubs) + " system-call stubs, rewrite exports --restorer " +
+                      v.stub_mark->restorer + "); without them: " + o.explanation;
+      return o;
+    }
+  }
   uint64_t elf_len = std::min<uint64_t>(v.elf_size, v.bytes.size());
   r.sha256_elf = sha256_hex(std::span<const uint8_t>(v.bytes.data(), elf_len));
 
@@ -276,6 +289,7 @@ nlohmann::ordered_json to_json(const Identification& id) {
   j["sha256_elf"] = id.sha256_elf;
   j["sha256_all"] = id.sha256_all;
   j["trampolines"] = id.trampolines;
+  j["stubs"] = id.stubs;
   auto cands = nlohmann::ordered_json::array();
   for (const auto& c : id.candidates) {
     char score[16];

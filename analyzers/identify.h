@@ -39,6 +39,7 @@ struct Identification {
   uint64_t elf_size = 0, bytes = 0;
   std::string sha256_elf, sha256_all;
   size_t trampolines = 0;
+  size_t stubs = 0;                 // vdsokit system-call stubs (rewrite exports); identified without them
 };
 
 class Identifier {

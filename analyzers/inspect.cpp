@@ -148,6 +148,10 @@ Expected<Process> inspect_process(const criu::ImageSet& set, const img::pstree_e
   if (!parsed.trampolines.empty())
     p.notes.push_back("the dumped vdso is a CRIU proxy: trampolines at " + std::to_string(parsed.trampolines.size()) +
                       " entry points (restored through a proxy before this dump)");
+  if (parsed.stub_mark)
+    p.notes.push_back("the dumped vdso carries vdsokit system-call stubs at " + std::to_string(parsed.stubs.size()) +
+                      " entry points (vdsokit rewrite exports --restorer " + parsed.stub_mark->restorer +
+                      "); before the rewrite its pages had sha256 " + parsed.stub_mark->original_sha256);
   p.vdso = std::move(parsed);
   if (!p.ehdr_matches_vdso) p.notes.push_back("AT_SYSINFO_EHDR does not point at the vdso VMA");
   if (p.auxv.cut_at_limit)
@@ -248,6 +252,18 @@ ordered_json vdso_json(const vdso::Vdso& v) {
     tr.push_back(ordered_json{{"offset", hex(t.offset)}, {"symbols", t.symbols}, {"target", hex(t.target)}, {"length", t.length}});
   j["trampolines"] = tr;
   j["proxy"] = !v.trampolines.empty();
+  // vdsokit rewrite exports (formats/vdso/stub.h): the stubs and the mark that records them.
+  ordered_json st = ordered_json::array();
+  for (const auto& s : v.stubs)
+    st.push_back(ordered_json{{"offset", hex(s.offset)}, {"at", hex(s.at)}, {"length", s.length}, {"syscall", s.nr},
+                              {"query_guard", s.query_guard}});
+  j["stubs"] = st;
+  if (v.stub_mark)
+    j["vdsokit_mark"] = ordered_json{{"offset", hex(v.stub_mark->offset)}, {"size", v.stub_mark->size},
+                                     {"restorer", v.stub_mark->restorer}, {"original_sha256", v.stub_mark->original_sha256},
+                                     {"entries", v.stub_mark->entries.size()}};
+  else
+    j["vdsokit_mark"] = nullptr;
   return j;
 }
 
@@ -395,10 +411,15 @@ std::string render_text(const std::vector<SetReport>& reports) {
             << (v.build_salt.empty() ? "" : " (" + v.build_salt + ")") << ", " << v.compiler << "\n";
         o << "              proxy: " << (v.trampolines.empty() ? "no" : "yes, " + std::to_string(v.trampolines.size()) + " trampolines")
           << ", mark: " << (v.mark ? "V" + std::to_string(v.mark->version) : "none") << "\n";
+        if (v.stub_mark)
+          o << "              vdsokit stubs: " << v.stubs.size() << " (rewrite exports --restorer " << v.stub_mark->restorer
+            << "), original sha256 " << v.stub_mark->original_sha256 << "\n";
         for (const auto& s : v.symbols) {
           std::string tramp;
           for (const auto& t : v.trampolines)
             if (t.offset == s.offset) tramp = "  -> jump " + hex(t.target);
+          for (const auto& st : v.stubs)
+            if (st.offset == s.offset) tramp = "  -> system call " + std::to_string(st.nr);
           o << "      " << hex(s.offset) << "  " << s.name << (s.version.empty() ? "" : "@" + s.version) << "  "
             << s.bind << " " << s.type << " " << s.size << tramp << "\n";
         }

@@ -13,6 +13,7 @@
 
 #include "analyzers/check.h"
 #include "analyzers/exports.h"
+#include "analyzers/identify.h"
 #include "analyzers/inspect.h"
 #include "formats/catalog/catalog.h"
 #include "formats/common/sha256.h"
@@ -271,4 +272,31 @@ TEST_CASE("exports: i386 stubs load cdecl arguments and use the time32/time64 nu
   REQUIRE(w->stub_mark);
   CHECK(vdso::without_stubs(w->bytes, *w->stub_mark) == bytes);
   for (const auto& s : w->stubs) CHECK(s.at == s.offset + (vdso::endbr_at(bytes, s.offset, vdso::Abi::I386) ? 4 : 0));
+}
+
+TEST_CASE("exports: identify and inspect recognise a stubbed vDSO and the build it came from") {
+  auto cat = catalog::effective_catalog({});
+  REQUIRE(cat);
+  analyze::Identifier id(*cat);
+  for (const char* fx : {"xk-5.10.0-46-amd64", "xk-7.2.13+deb14-amd64", "host-vdsoloop"}) {
+    CAPTURE(fx);
+    test::TempDir tmp;
+    test::copy_dir(test::fixture(std::string(fx) + "/images"), tmp / "set");
+    auto orig = process_of(tmp / "set");
+    REQUIRE(exports_batch({tmp / "set"}).units[0].status == "rewritten");
+    auto p = process_of(tmp / "set");
+    auto a = id.identify(*orig.vdso), b = id.identify(*p.vdso);
+    CHECK(a.stubs == 0);
+    CHECK(b.stubs == p.vdso->stubs.size());
+    CHECK(b.kind == a.kind);
+    REQUIRE(!a.candidates.empty());
+    REQUIRE(!b.candidates.empty());
+    CHECK(b.candidates[0].entry == a.candidates[0].entry);
+    CHECK(b.explanation.rfind("vdsokit-stubbed", 0) == 0);
+    bool noted = false;
+    for (const auto& n : p.notes) noted |= n.find("vdsokit system-call stubs") != std::string::npos;
+    CHECK(noted);
+    auto j = analyze::to_json(analyze::inspect(test::open_set(tmp / "set"), "x").take());
+    CHECK(j.dump().find("\"vdsokit_mark\":{") != std::string::npos);
+  }
 }
