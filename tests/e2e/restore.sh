@@ -146,7 +146,8 @@ restore)
       echo "mount --bind '$src' '$dst'"
       n=$((n + 1))
     done
-    printf 'exec %q restore -D %q -v4 -o %q' "$criu" "$images" "$work/restore.log"
+    # -W: CRIU writes stats-restore into its work dir, by default the images folder (a shared fixture).
+    printf 'exec %q restore -D %q -W %q -v4 -o %q' "$criu" "$images" "$work" "$work/restore.log"
     for a in "${extra[@]}"; do printf ' %q' "$a"; done
     echo
   } > "$work/inner.sh"
