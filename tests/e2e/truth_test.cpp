@@ -60,3 +60,22 @@ TEST_CASE("truth: check agrees with every recorded real restore (corpora/truth)"
   CHECK(records.size() >= 20);
   CHECK(sources.size() >= 8);
 }
+
+// Synthetic bad records: `matrix --truth` refuses each with exit 3 and names the file (docs/cli.md).
+TEST_CASE("truth: matrix --truth refuses malformed records (synthetic)") {
+  Work w("truth-malformed");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"not-json.json", "{\"schema\": \"vdsokit.truth/1\", "},
+      {"wrong-schema.json", "{\"schema\": \"vdsokit.truth/9\"}"},
+      {"missing-ids.json", "{\"schema\": \"vdsokit.truth/1\", \"restorer\": \"criu-4.2\", \"status\": \"restored\"}"},
+      {"array.json", "[1, 2, 3]"}};
+  for (const auto& [name, text] : bad) {
+    CAPTURE(name);
+    fs::path dir = fs::path(w.path()) / name;
+    fs::create_directories(dir);
+    std::ofstream(dir / name) << text;
+    auto r = sh({vdsokit(), "matrix", "--abi", "x86_64", "--truth", dir.string(), "--format", "md"});
+    CHECK(r.code == 3);
+    CHECK(r.out.find(name) != std::string::npos);
+  }
+}
