@@ -384,6 +384,43 @@ static int t_tramp_bytes(void)
 	return 0;
 }
 
+/* vk_rt_render_tramps: a plan's trampolines written into a copy of the proxy (what `vdsokit fixup`
+ * then writes through /proc/PID/mem); all checks before any byte, so a refusal leaves the buffer. */
+static int t_render_tramps(void)
+{
+	static struct vk_rt_plan p;
+	static uint8_t buf[8192], zero[8192];
+	uint8_t one[16];
+	vk_rt_plan_init(&p);
+	p.abi = VK_RT_ABI_X86_64;
+	p.proxy_addr = 0x7fff00000000ull;
+	p.proxy_size = sizeof(buf);
+	p.nr_tramps = 2;
+	p.tramps[0].from = p.proxy_addr + 0xb70;
+	p.tramps[0].to = 0x37e80;
+	p.tramps[1].from = p.proxy_addr + sizeof(buf) - 16; /* the last 16 bytes: still inside */
+	p.tramps[1].to = 0x37810;
+	CHECK_RC(vk_rt_render_tramps(&p, buf, sizeof(buf)), 2);
+	CHECK_RC(vk_rt_encode_tramp(VK_RT_ABI_X86_64, 0x37e80, one, sizeof(one)), 16);
+	CHECK(memcmp(buf + 0xb70, one, 16) == 0);
+	CHECK_RC(vk_rt_encode_tramp(VK_RT_ABI_X86_64, 0x37810, one, sizeof(one)), 16);
+	CHECK(memcmp(buf + sizeof(buf) - 16, one, 16) == 0);
+	CHECK(memcmp(buf, zero, 0xb70) == 0);
+	memset(buf, 0, sizeof(buf));
+	p.tramps[1].from = p.proxy_addr + sizeof(buf) - 15; /* one byte past the end */
+	CHECK_RC(vk_rt_render_tramps(&p, buf, sizeof(buf)), VK_RT_E_TRAMP_RANGE);
+	CHECK(memcmp(buf, zero, sizeof(buf)) == 0);
+	p.tramps[1].from = p.proxy_addr - 1;
+	CHECK_RC(vk_rt_render_tramps(&p, buf, sizeof(buf)), VK_RT_E_TRAMP_RANGE);
+	p.abi = VK_RT_ABI_I386;
+	p.tramps[1].from = p.proxy_addr;
+	p.tramps[1].to = 0x100000000ull;
+	CHECK_RC(vk_rt_render_tramps(&p, buf, sizeof(buf)), VK_RT_E_TRAMP_RANGE);
+	CHECK(memcmp(buf, zero, sizeof(buf)) == 0);
+	CHECK_RC(vk_rt_render_tramps(0, buf, sizeof(buf)), VK_RT_E_ARG);
+	return 0;
+}
+
 static int t_mark_bytes(void)
 {
 	uint8_t m[40];
@@ -423,6 +460,7 @@ static const struct rt_case cases[] = {
 	{"plan_text_parse", t_plan_text_parse},
 	{"plan_load", t_plan_load},
 	{"tramp_bytes", t_tramp_bytes},
+	{"render_tramps", t_render_tramps},
 	{"mark_bytes", t_mark_bytes},
 	{"strerror", t_strerror},
 	{NULL, NULL},
