@@ -40,7 +40,9 @@ std::map<std::string, std::string> xk_results(const std::map<std::string, std::s
   std::map<std::string, std::string> r;
   r["clock_gettime"] = near(num(t, "mono"), num(t, "sys_mono")) && near(num(t, "rt"), num(t, "sys_rt")) ? "ok" : "wrong";
   r["gettimeofday"] = near(num(t, "tod"), num(t, "sys_rt") + 1e-6) && num(t, "tod") >= num(t, "rt") - 1e-6 ? "ok" : "wrong";
-  r["time"] = num(t, "time") >= std::floor(num(t, "rt")) && num(t, "time") <= num(t, "sys_rt") ? "ok" : "wrong";
+  // time() reads the coarse clock, which lags the precise one by up to a tick: at a second boundary it may
+  // still say the second before rt's.
+  r["time"] = num(t, "time") >= std::floor(num(t, "rt")) - 1 && num(t, "time") <= num(t, "sys_rt") ? "ok" : "wrong";
   r["getcpu"] = t.at("getcpu_rc") == "0" ? "ok" : "wrong";
   r["clock_getres"] = t.at("res_ok") == "1" ? "ok" : "wrong";
   return r;
