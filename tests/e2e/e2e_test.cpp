@@ -141,13 +141,27 @@ void xk_all(const std::string& minor) {
     auto outcome = check_host(images, criu.label);
     auto r = restore_xk(w, criu, images);
     compare(r, outcome, true);
+    if (minor == "4.1") {
+      // The fixtures were written by CRIU 4.2 (pagemap field 5): 4.1.1 is blocked on them (VK011), as the
+      // restore above shows. Converted with `rewrite pagemap --to 4.1`, 4.1.1 restores them: its vDSO
+      // decision and trampolines must then be what check says for criu-4.1.
+      Work w2("xk-4.1-pagemap41-" + set);
+      vk::test::copy_dir(images, w2 / "images");
+      auto rw = sh({vdsokit(), "rewrite", "pagemap", "--to", "4.1", w2 / "images"});
+      REQUIRE_MESSAGE(rw.code == 0, rw.out);
+      auto o2 = check_host(w2 / "images", criu.label);
+      CHECK(o2["verdict"] != "blocked");
+      compare(restore_xk(w2, criu, w2 / "images"), o2, true);
+    }
   }
 }
 
 }  // namespace
 
 TEST_CASE("e2e: every xk fixture restored with criu-4.2 as check predicts") { xk_all("4.2"); }
-TEST_CASE("e2e: every xk fixture restored with criu-4.1 as check predicts") { xk_all("4.1"); }
+TEST_CASE("e2e: every xk fixture restored with criu-4.1 as check predicts (as dumped, and after rewrite pagemap --to 4.1)") {
+  xk_all("4.1");
+}
 
 // real-restores.md §3: a proxied process dumped again keeps CRIU's trampolines in its [vdso] and loses the
 // mark; restoring it builds the proxy again. inspect and check must say so before CRIU does it.
