@@ -159,8 +159,11 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
       Identification o = identify(*orig, top);
       o.stubs = v.stubs.size();
       o.sha256_all = r.sha256_all;
-      o.explanation = "vdsokit-stubbed (" + std::to_string(o.stubs) + " system-call stubs, rewrite exports --restorer " +
-                      v.stub_mark->restorer + "); without them: " + o.explanation;
+      o.explanation = (v.stub_mark->restorer == "fixup"
+                           ? "vdsokit-fixed (" + std::to_string(v.stub_mark->entries.size()) + " ranges redirected by vdsokit fixup)"
+                           : "vdsokit-stubbed (" + std::to_string(o.stubs) + " system-call stubs, rewrite exports --restorer " +
+                                 v.stub_mark->restorer + ")") +
+                      "; without them: " + o.explanation;
       return o;
     }
   }

@@ -148,7 +148,11 @@ Expected<Process> inspect_process(const criu::ImageSet& set, const img::pstree_e
   if (!parsed.trampolines.empty())
     p.notes.push_back("the dumped vdso is a CRIU proxy: trampolines at " + std::to_string(parsed.trampolines.size()) +
                       " entry points (restored through a proxy before this dump)");
-  if (parsed.stub_mark)
+  if (parsed.stub_mark && parsed.stub_mark->restorer == "fixup")
+    p.notes.push_back("the dumped vdso carries a vdsokit fixup mark: " + std::to_string(parsed.stub_mark->entries.size()) +
+                      " ranges redirected at an earlier restore (their trampolines aim at a runtime vDSO that is gone), "
+                      "original bytes kept; before the fixup its pages had sha256 " + parsed.stub_mark->original_sha256);
+  else if (parsed.stub_mark)
     p.notes.push_back("the dumped vdso carries vdsokit system-call stubs at " + std::to_string(parsed.stubs.size()) +
                       " entry points (vdsokit rewrite exports --restorer " + parsed.stub_mark->restorer +
                       "); before the rewrite its pages had sha256 " + parsed.stub_mark->original_sha256);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzers/restorer.h"
+#include "formats/common/sha256.h"
 #include "formats/procmaps/maps.h"
 
 namespace vk::rewrite {
@@ -217,12 +218,33 @@ FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const Fi
   std::vector<uint8_t> after = *before;
   int n = vk_rt_render_tramps(&plan->plan, after.data(), after.size());
   if (n < 0) return fail(r, bad_input(proc(pid, "mem"), std::string("trampolines: ") + vk_rt_strerror(n)), kExitBlocked), r;
-  // A vdsokit stub mark describes stubs; a trampoline over a stub makes it wrong: drop it.
+  // Record what the fixup overwrites in a vdsokit mark (formats/vdso/stub.h) in the proxy's padding:
+  // CRIU drops the runtime vDSO at the next dump (vdso-restore.md §5.3), so in a second-generation image
+  // these trampolines are stale, and CRIU re-patches only its own names. With the original bytes kept,
+  // `rewrite exports` (or identify) can put them back. An older mark (stubs) is folded in.
+  std::vector<uint8_t> base = old->stub_mark ? vdso::without_stubs(*before, *old->stub_mark) : *before;
   if (old->stub_mark)
-    for (const auto& s : old->stubs)
-      for (uint32_t i = 0; i < plan->plan.nr_tramps; ++i)
-        if (plan->plan.tramps[i].from == pv->start + s.offset)
-          std::fill(after.begin() + long(old->stub_mark->offset), after.begin() + long(old->stub_mark->offset + old->stub_mark->size), 0);
+    std::fill(after.begin() + long(old->stub_mark->offset), after.begin() + long(old->stub_mark->offset + old->stub_mark->size), 0);
+  std::vector<vdso::MarkEntry> entries;
+  for (const auto& g : changed(base, after)) {
+    if (!entries.empty() && g.lo - (entries.back().at + entries.back().original.size()) <= 8 &&
+        g.hi - entries.back().at <= 255) {
+      uint64_t at = entries.back().at;
+      entries.back().original.assign(base.begin() + long(at), base.begin() + long(g.hi));
+    } else {
+      for (uint64_t lo = g.lo; lo < g.hi; lo += 255)
+        entries.push_back({lo, std::vector<uint8_t>(base.begin() + long(lo), base.begin() + long(std::min<uint64_t>(g.hi, lo + 255)))});
+    }
+  }
+  if (!entries.empty()) {
+    auto mk = vdso::encode_stub_mark(sha256_hex(base), "fixup", entries);
+    uint64_t at = mk.size() <= after.size() ? after.size() - mk.size() : 0;
+    bool room = mk.size() <= after.size() && at >= old->elf_size &&
+                std::all_of(base.begin() + long(at), base.end(), [](uint8_t b) { return b == 0; }) &&
+                std::all_of(after.begin() + long(at), after.end(), [](uint8_t b) { return b == 0; });
+    if (room) std::copy(mk.begin(), mk.end(), after.begin() + long(at));
+    else r.left.push_back("(no room for the vdsokit mark after the ELF image: the original bytes under these trampolines are not kept)");
+  }
 
   bool left_vvar = false;
   for (const auto& e : plan->entries) {

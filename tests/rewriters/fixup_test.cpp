@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "analyzers/exports.h"
 #include "analyzers/runtime_plan.h"
 #include "rewriters/fixup.h"
 #include "support/fixtures.h"
@@ -129,10 +130,23 @@ TEST_CASE("fixup: a child in CRIU's proxy state gets every export redirected to 
   size_t changed = 0;
   for (size_t i = 0; i < old.size(); ++i) changed += now[i] != old[i];
   CHECK(changed == r.bytes_written);
-  CHECK(changed <= 5 * 16);
+  CHECK(changed <= 5 * 16 + 512);   // five trampolines and the vdsokit mark
   auto v = vdso::parse("proxy", now);
   REQUIRE(v);
   CHECK(v->trampolines.size() == 5);
+  // The mark keeps what the trampolines overwrote: a later `rewrite exports` (second generation, when
+  // these trampolines are stale) starts from the original bytes and stubs what CRIU will not patch.
+  REQUIRE(v->stub_mark);
+  CHECK(v->stub_mark->restorer == "fixup");
+  CHECK(vdso::without_stubs(now, *v->stub_mark) == old);
+  auto ex = analyze::plan_exports(*v, *analyze::find_restorer("criu-4.2"));
+  REQUIRE(ex);
+  CHECK(ex->before == old);
+  auto w = vdso::parse("rewritten", ex->after);
+  REQUIRE(w);
+  CHECK(w->trampolines.empty());
+  REQUIRE(w->stubs.size() == 1);
+  CHECK(w->stubs[0].nr == 229);
   for (const auto& t : v->trampolines) {
     CAPTURE(t.symbols.front());
     const auto* s = host->vdso.find(t.symbols.front());
