@@ -53,7 +53,9 @@ void all_correct(const std::map<std::string, std::string>& t) {
   CHECK(near(num(t, "mono"), num(t, "sys_mono")));
   CHECK(near(num(t, "rt"), num(t, "sys_rt")));
   CHECK(near(num(t, "tod"), num(t, "sys_rt") + 1e-6));
-  CHECK(num(t, "time") >= std::floor(num(t, "rt")));
+  // time() reads the coarse clock, up to a tick behind the precise one: at a second boundary it may say
+  // the previous second (as e2e_test.cpp's judge allows).
+  CHECK(num(t, "time") >= std::floor(num(t, "rt")) - 1);
   CHECK(num(t, "time") <= num(t, "sys_rt"));
   CHECK(t.at("getcpu_rc") == "0");
   CHECK(t.at("res_ok") == "1");
