@@ -1,6 +1,7 @@
 // vdsokit fixup [--pid PID] [--dry-run] [--format text|json]: after a CRIU proxy restore, redirect every
 // export CRIU left on old code to the running kernel's vDSO (rewriters/fixup.h, docs/fix-a-restore.md).
-// As `criu restore --action-script "vdsokit fixup"` it acts on CRTOOLS_SCRIPT_ACTION=pre-resume for the
+// As `criu restore --action-script vdsokit-fixup` (CRIU execs a path, no shell: vdsokit-fixup is a link to
+// vdsokit, cli/main.cpp) it acts on CRTOOLS_SCRIPT_ACTION=pre-resume for the
 // tree at CRTOOLS_INIT_PID (real-restores.md §4) and exits 0 silently on every other action.
 #include <cstdlib>
 #include <iostream>
@@ -19,7 +20,7 @@ void add_fixup(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("fixup",
                                  "After a CRIU proxy restore: redirect the exports CRIU left on old code to the running vDSO "
-                                 "(criu restore --action-script \"vdsokit fixup\", or --pid PID with --leave-stopped)");
+                                 "(criu restore --action-script /path/to/vdsokit-fixup, the link beside vdsokit; or --pid PID with --leave-stopped)");
   cmd->add_option("-p,--pid", o->pid, "Root of a restored tree whose tasks are stopped (criu restore --leave-stopped); "
                                       "without it: CRTOOLS_SCRIPT_ACTION / CRTOOLS_INIT_PID from CRIU");
   cmd->add_flag("-n,--dry-run", o->dry_run, "Report what would be written; write nothing");

@@ -264,6 +264,22 @@ FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const Fi
     return r;
   }
   for (const auto& g : ranges) r.bytes_written += g.hi - g.lo;
+  // Only stopped tasks are written (CRIU's pre-resume: ptrace-stopped 't'; --leave-stopped: 'T'): a
+  // running thread could be executing the very bytes being replaced.
+  for (uint32_t tid : r.threads) {
+    auto st = read_proc(proc(pid, "task/" + std::to_string(tid) + "/stat"));
+    size_t close = st ? st->rfind(')') : std::string::npos;
+    char state = close != std::string::npos && close + 2 < st->size() ? (*st)[close + 2] : '?';
+    if (state != 't' && state != 'T' && !o.dry_run) {
+      r.bytes_written = 0;
+      return fail(r, bad_input(proc(pid, "task/" + std::to_string(tid) + "/stat"),
+                               std::string("task ") + std::to_string(tid) + " is not stopped (state " + state +
+                                   "): fixup writes only into stopped tasks (CRIU's pre-resume action, or criu restore "
+                                   "--leave-stopped); nothing written"),
+                  kExitBlocked),
+             r;
+    }
+  }
   if (o.dry_run) {
     r.status = "dry-run";
     r.detail = "would write " + std::to_string(r.bytes_written) + " bytes into the proxy at " + hex(pv->start);

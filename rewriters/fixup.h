@@ -8,8 +8,8 @@
 // (analyzers/runtime_plan: one trampoline per export the running vDSO also has), its bytes are the
 // runtime's (vk_rt_render_tramps into a copy of the proxy), and only the bytes that change are
 // written through /proc/PID/mem, each write read back; on any failure every byte already written is
-// put back, so a process is never left half-patched. The tasks must be stopped (CRIU's pre-resume
-// action, or a tree restored with --leave-stopped).
+// put back, so a process is never left half-patched. Every task of a process must be stopped (CRIU's
+// pre-resume action: ptrace-stopped; a tree restored with --leave-stopped: SIGSTOP), else it is refused.
 #pragma once
 
 #include <cstdint>

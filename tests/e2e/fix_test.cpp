@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "e2e/harness.h"
 #include "formats/common/error.h"
@@ -184,4 +185,42 @@ TEST_CASE("e2e: criu-4.2 with --action-script vdsokit-fixup: every function corr
     MESSAGE(set << ": fixup generation 2 image, rewrite exports, stock CRIU: " << r3.get("decision") << ", every function correct on "
                 << r3.lines.size() << " lines");
   }
+}
+
+// `criu restore --leave-stopped`, then `vdsokit fixup --pid PID` from outside, then SIGCONT: the other
+// way to run the fixup (docs/fix-a-restore.md §2), on the 7.2 fixture (proxy here).
+TEST_CASE("e2e: criu-4.2 --leave-stopped, vdsokit fixup --pid, resume: every function correct, clock_getres in the running vDSO") {
+  auto criu = need_criu("4.2");
+  std::string prog = xk_program();
+  Work w("fix-leave-stopped");
+  std::string out = w / "vdsoloop.out";
+  vk::test::write_bytes(out, {});
+  auto r = restore(w, criu, vk::test::fixture("xk-7.2.13+deb14-amd64/images"),
+                   {{prog, "/usr/local/bin/vdsoloop"}, {out, "/var/tmp/vdsoloop.out"}}, "", 0, {"--leave-stopped"});
+  INFO("restore.sh said: " << r.log);
+  REQUIRE(r.get("status") == "restored");
+  std::string pid = vk::test::read_text(w / "task.pid");
+  pid = pid.substr(0, pid.find_first_of(" \n"));
+  CHECK(vk::test::read_text("/proc/" + pid + "/status").find("State:\tT") != std::string::npos);
+  auto fx = sh({vdsokit(), "fixup", "--pid", pid, "--format", "json"}, false);
+  INFO("fixup said: " << fx.out);
+  REQUIRE(fx.code == 0);
+  auto j = json::parse(fx.out);
+  REQUIRE(j["processes"].size() == 1);
+  CHECK(j["processes"][0]["status"] == "patched");
+  CHECK(sh({"kill", "-CONT", pid}).code == 0);
+  REQUIRE(wait_lines(out, "T ", 3));
+  auto [lo, hi] = task_vdso(w);
+  std::istringstream in(vk::test::read_text(out));
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("T ", 0) != 0) continue;
+    auto t = fields(line);
+    all_correct(t);
+    uint64_t to = trampoline_target(t.at("code_getres"));
+    CHECK(to >= lo);
+    CHECK(to < hi);
+    ++n;
+  }
+  CHECK(n >= 3);
 }

@@ -45,7 +45,7 @@ using time_fn = int (*)(clockid_t, struct timespec*);
 
 // The child: sets up the proxy state, says ready, waits, then calls clock_getres and clock_gettime
 // through the old entry points and reports 1 (all equal to the system calls) or 0.
-void child_main(const std::vector<uint8_t>& old, bool mark, int go, int done) {
+void child_main(const std::vector<uint8_t>& old, bool mark, bool stop, int go, int done) {
   void* p = ::mmap(reinterpret_cast<void*>(kProxy), old.size(), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (p != reinterpret_cast<void*>(kProxy)) ::_exit(2);
@@ -56,6 +56,7 @@ void child_main(const std::vector<uint8_t>& old, bool mark, int go, int done) {
   if (mark && vk_rt_write_mark(l.vdso.start, l.vdso.end - l.vdso.start, kProxy, VK_RT_NO_ADDR, l.vvar.start)) ::_exit(5);
   char c = 'r';
   if (::write(done, &c, 1) != 1) ::_exit(6);
+  if (stop) ::raise(SIGSTOP);   // as CRIU leaves a restored task: the fixup writes only into stopped tasks
   if (::read(go, &c, 1) != 1) ::_exit(7);
   struct timespec a {}, b {}, t1 {}, t2 {};
   auto res = reinterpret_cast<res_fn>(kProxy + 0xb70);      // 5.10.0-32's __vdso_clock_getres
@@ -69,7 +70,7 @@ void child_main(const std::vector<uint8_t>& old, bool mark, int go, int done) {
   ::_exit(0);
 }
 
-void start(Child& ch, const std::vector<uint8_t>& old, bool mark) {
+void start(Child& ch, const std::vector<uint8_t>& old, bool mark, bool stop = true) {
   int a[2], b[2];
   REQUIRE(::pipe(a) == 0);
   REQUIRE(::pipe(b) == 0);
@@ -78,7 +79,7 @@ void start(Child& ch, const std::vector<uint8_t>& old, bool mark) {
   if (ch.pid == 0) {
     ::close(a[1]);
     ::close(b[0]);
-    child_main(old, mark, a[0], b[1]);
+    child_main(old, mark, stop, a[0], b[1]);
   }
   ::close(a[0]);
   ::close(b[1]);
@@ -87,6 +88,8 @@ void start(Child& ch, const std::vector<uint8_t>& old, bool mark) {
   char c = 0;
   REQUIRE(::read(ch.done, &c, 1) == 1);
   REQUIRE(c == 'r');
+  int status = 0;
+  if (stop) REQUIRE(::waitpid(ch.pid, &status, WUNTRACED) == ch.pid);
 }
 
 std::vector<uint8_t> mem(pid_t pid, uint64_t addr, size_t len) {
@@ -154,13 +157,14 @@ TEST_CASE("fixup: a child in CRIU's proxy state gets every export redirected to 
     CHECK(t.target == host->layout.vdso.start + s->offset);
   }
   // The child calls through the old entry points.
+  ::kill(ch.pid, SIGCONT);
   char c = 'g';
   REQUIRE(::write(ch.go, &c, 1) == 1);
   REQUIRE(::read(ch.done, &c, 1) == 1);
   CHECK(c == '1');
 }
 
-TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was in place and nothing is written") {
+TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was in place; a running task is refused; nothing written") {
   auto host = analyze::host_target();
   REQUIRE(host);
   auto old = old_vdso();
@@ -184,6 +188,16 @@ TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was
     auto tree = rewrite::fixup_tree(uint32_t(ch.pid), {}, "--pid");
     REQUIRE(tree.processes.size() == 1);
     CHECK(rewrite::render_text(tree).find("in-place") != std::string::npos);
+  }
+  {
+    // A running task is never written: refused, nothing changed.
+    Child ch;
+    start(ch, old, true, false);
+    auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, {});
+    CHECK(r.status == "failed");
+    CHECK(r.exit_code == kExitBlocked);
+    CHECK(r.detail.find("not stopped") != std::string::npos);
+    CHECK(mem(ch.pid, kProxy, old.size()) == old);
   }
   auto gone = rewrite::fixup_tree(0x7ffffff0u, {}, "--pid");
   CHECK(gone.exit_code() == kExitBadInput);
