@@ -5,126 +5,156 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <memory>
-#include <set>
 
-#include "formats/archive/archive.h"
 #include "formats/common/atomic.h"
+#include "formats/common/checksum.h"
 
 namespace vk::rewrite {
 
 namespace {
 
-struct ReadCloser {
-  void operator()(struct archive* a) const { archive_read_free(a); }
-};
 struct WriteCloser {
   void operator()(struct archive* a) const { archive_write_free(a); }
 };
 
-// The same member naming as formats/archive (leading "./" and trailing "/" dropped).
-std::string normalise(std::string p) {
-  while (p.rfind("./", 0) == 0) p.erase(0, 2);
-  while (!p.empty() && p.back() == '/') p.pop_back();
-  return p;
+Error write_error(const std::string& path, struct archive* a, const std::string& what) {
+  return bad_input(path, what + ": " + archive::error_text(a));
 }
 
-Error ar_error(const std::string& path, struct archive* a, const std::string& what) {
-  const char* s = archive_error_string(a);
-  return bad_input(path, what + (s ? std::string(": ") + s : std::string()));
+// The ordinal of the member each replacement goes to: the last copy of its name.
+Expected<std::map<uint64_t, const std::vector<uint8_t>*>> targets(const archive::Archive& source,
+                                                                  const std::map<std::string, std::vector<uint8_t>>& replace) {
+  std::map<uint64_t, const std::vector<uint8_t>*> out;
+  for (const auto& [path, bytes] : replace) {
+    auto it = source.members().find(path);
+    if (it == source.members().end() || !it->second.blob)
+      return bad_input(source.path(), "member " + path + " to rewrite is not a regular file in the archive");
+    out[it->second.ordinal] = &bytes;
+  }
+  return out;
 }
 
-// Streams `input` into the archive writer on `fd`, replacing members; returns the member paths seen.
-Status copy_archive(const std::string& input, const std::map<std::string, std::vector<uint8_t>>& replace, int fd,
-                    const std::string& out_name) {
-  std::unique_ptr<struct archive, ReadCloser> r(archive_read_new());
-  archive_read_support_filter_all(r.get());
-  archive_read_support_format_tar(r.get());
-  archive_read_support_format_gnutar(r.get());
-  archive_read_support_format_cpio(r.get());
-  if (archive_read_open_filename(r.get(), input.c_str(), 64 * 1024) != ARCHIVE_OK)
-    return ar_error(input, r.get(), "not a readable archive");
+// What the copy wrote of each member, for the verify step.
+struct Written {
+  std::string path, link;
+  unsigned type = 0;
+  uint64_t hash = 0, size = 0;
+};
+
+uint64_t hash_of(const std::vector<uint8_t>& bytes) {
+  StreamHash h;
+  h.update(bytes);
+  return h.value();
+}
+
+// Streams the input into the archive writer on `fd`, replacing the targeted members.
+Status copy_archive(const std::string& input, const std::map<uint64_t, const std::vector<uint8_t>*>& replace, int fd,
+                    const std::string& out_name, std::vector<Written>& written) {
+  VK_TRY(r, archive::Reader::open(input));
   std::unique_ptr<struct archive, WriteCloser> w;
-  std::set<std::string> done;
-  struct archive_entry* entry = nullptr;
-  std::vector<char> buf(64 * 1024);
+  std::vector<uint8_t> buf(256 * 1024);
   for (;;) {
-    int rc = archive_read_next_header(r.get(), &entry);
-    if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return ar_error(input, r.get(), "archive");
+    VK_TRY(entry, r->next());
+    if (!entry) break;
+    if (archive_entry_sparse_reset(entry) > 0) {
+      Error e = r->error("member " + r->member());
+      e.message = "member " + r->member() + " is sparse; vdsokit does not rewrite archives with sparse members "
+                  "(writing it anew would expand its holes); extract the archive and rewrite the folder";
+      return e;
+    }
     if (!w) {
       // The format is known once the first header is read; the filters once the stream is open.
       w.reset(archive_write_new());
-      if (archive_write_set_format(w.get(), archive_format(r.get())) != ARCHIVE_OK)
-        return ar_error(input, w.get(), "cannot write this archive format");
+      if (archive_write_set_format(w.get(), archive_format(r->handle())) != ARCHIVE_OK)
+        return write_error(input, w.get(), "cannot write this archive format");
       // Read-side filter 0 is the one next to the tar stream; the writer applies filters in the order
       // added, innermost first, so add them from the format outwards.
-      for (int i = 0; i < archive_filter_count(r.get()); ++i) {
-        int code = archive_filter_code(r.get(), i);
+      for (int i = 0; i < archive_filter_count(r->handle()); ++i) {
+        int code = archive_filter_code(r->handle(), i);
         if (code == ARCHIVE_FILTER_NONE) continue;
         if (archive_write_add_filter(w.get(), code) != ARCHIVE_OK)
-          return ar_error(input, w.get(), std::string("cannot write compression filter ") + archive_filter_name(r.get(), i));
+          return write_error(input, w.get(), std::string("cannot write compression filter ") + archive_filter_name(r->handle(), i));
       }
-      if (archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return ar_error(out_name, w.get(), "cannot open the new archive");
+      // libarchive offers zstd/xz worker threads ("threads" filter option). Not used: measured on 2
+      // cores (bench/archive_bench) they made the rewrite slower and added ~95 MiB of buffers, past
+      // the 100 MiB bound; VK_ARCHIVE_THREADS=N asks for them.
+      if (const char* t = std::getenv("VK_ARCHIVE_THREADS"))
+        archive_write_set_filter_option(w.get(), nullptr, "threads", t);
+      // A plain tar keeps the input's padding: 10240-byte records (GNU tar, POSIX) or none beyond the
+      // 512-byte blocks, so a round trip gives the input's bytes back. Compressed outputs are never
+      // padded (libarchive pads after the compressor).
+      if (!r->compressed()) archive_write_set_bytes_in_last_block(w.get(), r->file_size() % 10240 == 0 ? 10240 : 1);
+      if (archive_write_open_fd(w.get(), fd) != ARCHIVE_OK) return write_error(out_name, w.get(), "cannot open the new archive");
     }
-    const char* p = archive_entry_pathname(entry);
-    std::string path = normalise(p ? p : "");
-    auto it = archive_entry_filetype(entry) == AE_IFREG ? replace.find(path) : replace.end();
+    Written rec;
+    rec.path = r->member();
+    rec.type = archive_entry_filetype(entry);
+    const char* link = archive_entry_symlink(entry);
+    rec.link = link ? link : "";
+    auto it = rec.type == AE_IFREG ? replace.find(r->ordinal()) : replace.end();
     if (it != replace.end()) {
-      archive_entry_set_size(entry, la_int64_t(it->second.size()));
-      if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return ar_error(out_name, w.get(), "member " + path);
-      if (!it->second.empty() &&
-          archive_write_data(w.get(), it->second.data(), it->second.size()) != la_ssize_t(it->second.size()))
-        return ar_error(out_name, w.get(), "member " + path);
-      done.insert(path);
+      const auto& bytes = *it->second;
+      archive_entry_set_size(entry, la_int64_t(bytes.size()));
+      if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return write_error(out_name, w.get(), "member " + rec.path);
+      if (!bytes.empty() && archive_write_data(w.get(), bytes.data(), bytes.size()) != la_ssize_t(bytes.size()))
+        return write_error(out_name, w.get(), "member " + rec.path);
+      rec.hash = hash_of(bytes);
+      rec.size = bytes.size();
+      written.push_back(std::move(rec));
       continue;
     }
-    if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return ar_error(out_name, w.get(), "member " + path);
+    if (archive_write_header(w.get(), entry) != ARCHIVE_OK) return write_error(out_name, w.get(), "member " + rec.path);
+    StreamHash h;
     for (;;) {
-      la_ssize_t n = archive_read_data(r.get(), buf.data(), buf.size());
+      VK_TRY(n, r->read(buf.data(), buf.size()));
       if (n == 0) break;
-      if (n < 0) return ar_error(input, r.get(), "member " + path);
-      if (archive_write_data(w.get(), buf.data(), size_t(n)) != n) return ar_error(out_name, w.get(), "member " + path);
+      h.update(std::span(buf.data(), n));
+      if (archive_write_data(w.get(), buf.data(), n) != la_ssize_t(n)) return write_error(out_name, w.get(), "member " + rec.path);
     }
+    rec.size = h.bytes();
+    rec.hash = h.value();
+    written.push_back(std::move(rec));
   }
   if (!w) return bad_input(input, "the archive has no members");
-  if (archive_write_close(w.get()) != ARCHIVE_OK) return ar_error(out_name, w.get(), "cannot finish the new archive");
-  for (const auto& [path, bytes] : replace)
-    if (!done.count(path)) return bad_input(input, "member " + path + " to rewrite is not a regular file in the archive");
+  if (archive_write_close(w.get()) != ARCHIVE_OK) return write_error(out_name, w.get(), "cannot finish the new archive");
   return Status::ok();
 }
 
-// The new archive read back: the same members, each replaced one with its new bytes, all others equal.
-Status verify(const std::string& input, const std::string& written,
-              const std::map<std::string, std::vector<uint8_t>>& replace) {
-  VK_TRY(a, archive::Archive::open(input));
-  VK_TRY(b, archive::Archive::open(written));
-  if (a->members().size() != b->members().size())
-    return bad_input(written, "internal error: the new archive has " + std::to_string(b->members().size()) +
-                                  " members, the input " + std::to_string(a->members().size()));
-  for (const auto& [path, m] : a->members()) {
-    auto it = b->members().find(path);
-    if (it == b->members().end()) return bad_input(written, "internal error: member " + path + " missing");
-    const auto& n = it->second;
-    if (m.is_dir != n.is_dir || m.link_target != n.link_target || bool(m.blob) != bool(n.blob))
-      return bad_input(written, "internal error: member " + path + " changed type");
-    if (!m.blob) continue;
-    VK_TRY(nb, n.blob->read_all(UINT64_MAX));
-    auto rep = replace.find(path);
-    if (rep != replace.end()) {
-      if (nb != rep->second) return bad_input(written, "internal error: member " + path + " does not hold the rewrite");
-      continue;
+// The new archive read back as a stream: the same members in the same order with the same types and
+// links, each member's data equal (size and xxHash64 chain) to what the copy read or replaced.
+Status verify(const std::string& tmp, const std::string& output, const std::vector<Written>& written) {
+  VK_TRY(b, archive::Reader::open(tmp));
+  std::vector<uint8_t> buf(256 * 1024);
+  for (size_t i = 0;; ++i) {
+    VK_TRY(e, b->next());
+    if (!e) {
+      if (i != written.size()) return bad_input(output, "internal error: the new archive ends after " + std::to_string(i) + " members");
+      return Status::ok();
     }
-    VK_TRY(ob, m.blob->read_all(UINT64_MAX));
-    if (ob != nb) return bad_input(written, "internal error: member " + path + " changed");
+    if (i >= written.size()) return bad_input(output, "internal error: the new archive has more members than the input");
+    const Written& w = written[i];
+    const char* link = archive_entry_symlink(e);
+    if (b->member() != w.path || archive_entry_filetype(e) != w.type || (link ? link : "") != w.link)
+      return bad_input(output, "internal error: member " + w.path + " changed name, type or link");
+    StreamHash h;
+    for (;;) {
+      VK_TRY(n, b->read(buf.data(), buf.size()));
+      if (n == 0) break;
+      h.update(std::span(buf.data(), n));
+    }
+    if (h.bytes() != w.size || h.value() != w.hash) return bad_input(output, "internal error: member " + w.path + " changed");
   }
-  return Status::ok();
 }
 
 }  // namespace
 
-Status rewrite_archive(const std::string& input, const std::map<std::string, std::vector<uint8_t>>& replace,
+Status rewrite_archive(const archive::Archive& source, const std::map<std::string, std::vector<uint8_t>>& replace,
                        const std::string& output) {
+  const std::string& input = source.path();
+  VK_TRY(by_ordinal, targets(source, replace));
   // An empty temporary beside the destination (same filesystem, so the final rename is atomic).
   VK_TRY(tmp, write_temp_beside(output, {}));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
@@ -136,11 +166,12 @@ Status rewrite_archive(const std::string& input, const std::map<std::string, std
     ::unlink(tmp.c_str());
     return e;
   };
-  Status st = copy_archive(input, replace, fd, output);
+  std::vector<Written> written;
+  Status st = copy_archive(input, by_ordinal, fd, output, written);
   if (st && ::fsync(fd) != 0) st = bad_input(output, "fsync of the new archive failed");
   if (::close(fd) != 0 && st) st = bad_input(output, "close of the new archive failed");
   if (!st) return fail(st.error());
-  Status v = verify(input, tmp, replace);
+  Status v = verify(tmp, output, written);
   if (!v) return fail(v.error());
   return replace_with(tmp, output);
 }

@@ -96,7 +96,7 @@ void run_archive(const Unit& unit, const Planner& plan, const BatchOptions& opts
     u.status = replace.empty() ? "unchanged" : "would-rewrite";
     return;
   }
-  auto st = rewrite_archive(unit.input, replace, u.output);
+  auto st = rewrite_archive(*unit.ar, replace, u.output);
   if (!st) return fail(u, st.error());
   u.status = replace.empty() ? "unchanged" : "rewritten";
 }
@@ -126,7 +126,7 @@ BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& pla
       }
       for (const auto& in : *found) units.push_back(Unit{in.label, "directory", in.tree, nullptr, std::nullopt});
     } else if (fs::is_regular_file(path, ec)) {
-      auto ar = archive::Archive::open(path);
+      auto ar = criu::open_archive(path);
       if (!ar) units.push_back(Unit{path, "archive", nullptr, nullptr, ar.error()});
       else units.push_back(Unit{path, "archive", nullptr, ar.take(), std::nullopt});
     } else {

@@ -2,19 +2,22 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace vk::archive {
 
 namespace {
 
-std::string normalise(std::string p) {
-  while (p.rfind("./", 0) == 0) p.erase(0, 2);
-  while (!p.empty() && p.back() == '/') p.pop_back();
-  return p;
-}
+// A checkpoint has tens to a few thousand files; far more headers is hostile input.
+constexpr uint64_t kMaxMembers = 200000;
+constexpr size_t kMaxPath = 4096;
+// Members the default policy holds whole.
+constexpr uint64_t kDefaultWhole = 1 << 20;
 
 std::string parent_of(const std::string& p) {
   auto slash = p.rfind('/');
@@ -45,11 +48,182 @@ std::optional<std::string> resolve(const std::string& base, const std::string& r
   return out;
 }
 
-struct ArchiveCloser {
-  void operator()(struct archive* a) const { archive_read_free(a); }
+// Bytes a member's data occupies in the tar stream: its size, or the sum of its data regions when sparse.
+uint64_t stored_size(struct archive_entry* e) {
+  uint64_t size = archive_entry_size_is_set(e) && archive_entry_size(e) > 0 ? uint64_t(archive_entry_size(e)) : 0;
+  if (archive_entry_sparse_reset(e) <= 0) return size;
+  uint64_t sum = 0;
+  la_int64_t off = 0, len = 0;
+  while (archive_entry_sparse_next(e, &off, &len) == ARCHIVE_OK)
+    if (len > 0) sum += uint64_t(len);
+  return std::min(sum, size);
+}
+
+// A window onto the archive file: a member of a plain tar, read with pread, never buffered.
+class SliceBlob final : public Blob {
+ public:
+  SliceBlob(BlobPtr file, std::string name, uint64_t offset, uint64_t size)
+      : file_(std::move(file)), name_(std::move(name)), offset_(offset), size_(size) {}
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return size_; }
+  Status read(uint64_t offset, void* out, size_t len) const override {
+    if (offset > size_ || len > size_ - offset)
+      return bad_input_at(name_, offset, "read of " + std::to_string(len) + " bytes past end of file");
+    auto st = file_->read(offset_ + offset, out, len);
+    if (!st) return bad_input_at(name_, offset, st.error().message);
+    return Status::ok();
+  }
+
+ private:
+  BlobPtr file_;
+  std::string name_;
+  uint64_t offset_, size_;
+};
+
+// A member of a compressed archive: the ranges held while streaming, the rest read again from the
+// archive on demand (one more streaming pass up to the member; such reads are rare: see KeepPolicy).
+class StreamBlob final : public Blob {
+ public:
+  StreamBlob(std::string archive, std::string name, uint64_t ordinal, uint64_t size,
+             std::map<uint64_t, std::vector<uint8_t>> held)
+      : archive_(std::move(archive)), name_(std::move(name)), ordinal_(ordinal), size_(size), held_(std::move(held)) {}
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return size_; }
+  Status read(uint64_t offset, void* out, size_t len) const override {
+    if (offset > size_ || len > size_ - offset)
+      return bad_input_at(name_, offset, "read of " + std::to_string(len) + " bytes past end of file");
+    if (len == 0) return Status::ok();
+    std::lock_guard lock(mu_);
+    if (copy_held(offset, out, len)) return Status::ok();
+    return fetch(offset, static_cast<uint8_t*>(out), len);
+  }
+
+ private:
+  bool copy_held(uint64_t offset, void* out, size_t len) const {
+    auto it = held_.upper_bound(offset);
+    if (it == held_.begin()) return false;
+    --it;
+    if (offset + len > it->first + it->second.size()) return false;
+    std::memcpy(out, it->second.data() + (offset - it->first), len);
+    return true;
+  }
+  Status fetch(uint64_t offset, uint8_t* out, size_t len) const {
+    VK_TRY(r, Reader::open(archive_));
+    for (;;) {
+      VK_TRY(e, r->next());
+      if (!e) return bad_input(archive_, "member " + name_ + " is gone from the archive (changed while reading?)");
+      if (r->ordinal() == ordinal_) break;
+    }
+    std::vector<uint8_t> buf(64 * 1024);
+    uint64_t pos = 0;
+    size_t done = 0;
+    while (done < len) {
+      VK_TRY(n, r->read(buf.data(), buf.size()));
+      if (n == 0) return bad_input_at(name_, pos, "member ends before its header's size");
+      uint64_t lo = std::max(pos, offset), hi = std::min<uint64_t>(pos + n, offset + len);
+      if (lo < hi) {
+        std::memcpy(out + (lo - offset), buf.data() + (lo - pos), hi - lo);
+        done += hi - lo;
+      }
+      pos += n;
+    }
+    // Keep small reads (the vDSO pages asked for again by a later analysis) within the archive's bound.
+    if (len <= (1u << 20) && cached_ + len <= kMaxKeptBytes / 4) {
+      held_[offset] = std::vector<uint8_t>(out, out + len);
+      cached_ += len;
+    }
+    return Status::ok();
+  }
+
+  std::string archive_, name_;
+  uint64_t ordinal_, size_;
+  mutable std::mutex mu_;
+  mutable std::map<uint64_t, std::vector<uint8_t>> held_;   // offset -> bytes, disjoint
+  mutable uint64_t cached_ = 0;
 };
 
 }  // namespace
+
+std::string normalise(std::string p) {
+  while (p.rfind("./", 0) == 0) p.erase(0, 2);
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  return p;
+}
+
+std::string error_text(struct archive* a, const char* fallback) {
+  const char* s = a ? archive_error_string(a) : nullptr;
+  return s && *s ? s : fallback;
+}
+
+Expected<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
+  std::unique_ptr<Reader> r(new Reader);
+  r->path_ = path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return bad_input(path, "not a regular file");
+  r->file_size_ = uint64_t(st.st_size);
+  r->a_ = archive_read_new();
+  if (!r->a_) return bad_input(path, "libarchive: out of memory");
+  archive_read_support_filter_all(r->a_);
+  archive_read_support_format_tar(r->a_);
+  archive_read_support_format_gnutar(r->a_);
+  archive_read_support_format_cpio(r->a_);
+  if (archive_read_open_filename(r->a_, path.c_str(), 64 * 1024) != ARCHIVE_OK)
+    return bad_input(path, "not a readable archive: " + error_text(r->a_));
+  return r;
+}
+
+Reader::~Reader() {
+  if (a_) archive_read_free(a_);
+}
+
+bool Reader::compressed() const {
+  for (int i = 0; i < archive_filter_count(a_); ++i)
+    if (archive_filter_code(a_, i) != ARCHIVE_FILTER_NONE) return true;
+  return false;
+}
+
+uint64_t Reader::data_offset() const { return uint64_t(archive_filter_bytes(a_, 0)); }
+
+Error Reader::error(const std::string& what) const {
+  Error e = bad_input(path_, what + ": " + error_text(a_));
+  la_int64_t off = archive_filter_bytes(a_, -1);
+  if (!compressed()) off = archive_filter_bytes(a_, 0);
+  if (off >= 0) e.offset = uint64_t(off);
+  return e;
+}
+
+Expected<struct archive_entry*> Reader::next() {
+  struct archive_entry* e = nullptr;
+  int rc = archive_read_next_header(a_, &e);
+  if (rc == ARCHIVE_EOF) return static_cast<struct archive_entry*>(nullptr);
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return error("archive");
+  if (++ordinal_ > kMaxMembers) return error("more than " + std::to_string(kMaxMembers) + " members; not a checkpoint");
+  const char* p = archive_entry_pathname(e);
+  if (p && std::strlen(p) > kMaxPath) return error("a member name longer than " + std::to_string(kMaxPath) + " bytes");
+  member_ = normalise(p ? p : "");
+  // The limits, from the header alone: the member's data ends at `end` of the expanded stream.
+  uint64_t end = data_offset() + (archive_entry_filetype(e) == AE_IFREG ? stored_size(e) : 0);
+  if (end > kMaxStreamBytes) {
+    Error x = error("member " + member_);
+    x.message = "member " + member_ + " would take the expanded archive past " + std::to_string(kMaxStreamBytes >> 30) +
+                " GiB (limit)";
+    return x;
+  }
+  if (compressed() && end > kRatioFloor && end / kMaxRatio > file_size_) {
+    Error x = error("member " + member_);
+    x.message = "member " + member_ + " would expand the " + std::to_string(file_size_) + "-byte archive to " +
+                std::to_string(end) + " bytes, more than " + std::to_string(kMaxRatio) +
+                " times its size (a compression bomb?); refused before reading it";
+    return x;
+  }
+  return e;
+}
+
+Expected<size_t> Reader::read(void* out, size_t len) {
+  la_ssize_t n = archive_read_data(a_, out, len);
+  if (n < 0) return error("member " + member_);
+  return size_t(n);
+}
 
 class ArchiveTree final : public Tree {
  public:
@@ -97,29 +271,23 @@ class ArchiveTree final : public Tree {
   std::string name_;
 };
 
-Expected<std::shared_ptr<Archive>> Archive::open(const std::string& path) {
-  std::unique_ptr<struct archive, ArchiveCloser> a(archive_read_new());
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  archive_read_support_format_cpio(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK)
-    return bad_input(path, std::string("not a readable archive: ") + archive_error_string(a.get()));
+Expected<std::shared_ptr<Archive>> Archive::open(const std::string& path, const KeepPolicy& keep) {
+  VK_TRY(r, Reader::open(path));
   auto ar = std::make_shared<Archive>();
   ar->path_ = path;
-  uint64_t total = 0;
-  struct archive_entry* entry = nullptr;
+  ar->compressed_ = r->compressed();
+  BlobPtr file;   // plain archives: the members are windows onto this
+  if (!ar->compressed_) {
+    VK_TRY(f, open_file(path));
+    file = f;
+  }
+  std::vector<uint8_t> buf(64 * 1024);
   for (;;) {
-    int r = archive_read_next_header(a.get(), &entry);
-    if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-      Error e = bad_input(path, std::string("archive: ") + archive_error_string(a.get()));
-      e.offset = uint64_t(archive_filter_bytes(a.get(), -1));
-      return e;
-    }
+    VK_TRY(entry, r->next());
+    if (!entry) break;
     Member m;
-    const char* p = archive_entry_pathname(entry);
-    m.path = normalise(p ? p : "");
+    m.path = r->member();
+    m.ordinal = r->ordinal();
     if (m.path.empty()) continue;
     auto type = archive_entry_filetype(entry);
     if (type == AE_IFDIR) {
@@ -128,24 +296,62 @@ Expected<std::shared_ptr<Archive>> Archive::open(const std::string& path) {
       const char* t = archive_entry_symlink(entry);
       m.link_target = t ? t : "";
     } else if (type == AE_IFREG) {
-      // Grow with the data actually read: the header's size field is not trusted for allocation.
-      std::vector<uint8_t> data;
-      uint8_t buf[64 * 1024];
-      for (;;) {
-        la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0) {
-          Error e = bad_input(path, "member " + m.path + ": " + archive_error_string(a.get()));
-          e.offset = uint64_t(archive_filter_bytes(a.get(), -1));
-          return e;
+      uint64_t size = archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0 ? uint64_t(archive_entry_size(entry)) : 0;
+      m.sparse = archive_entry_sparse_reset(entry) > 0;
+      std::string name = path + ":" + m.path;
+      if (!ar->compressed_ && !m.sparse) {
+        // Plain tar: the data is contiguous in the file; the next header seeks past it.
+        uint64_t off = r->data_offset();
+        if (off > file->size() || size > file->size() - off)
+          return bad_input_at(path, off, "member " + m.path + " of " + std::to_string(size) + " bytes runs past the end of the archive");
+        m.blob = std::make_shared<SliceBlob>(file, name, off, size);
+      } else {
+        Keep k = keep ? keep(m.path, size, *ar) : Keep{size <= kDefaultWhole ? Keep::Whole : Keep::Nothing, {}};
+        if (k.kind == Keep::Whole) k.ranges = {{0, size}};
+        // Clip to the member, drop empty ranges, and hold only what fits the archive's bound (the
+        // rest is read on demand): memory stays bounded whatever the archive holds.
+        std::vector<std::pair<uint64_t, uint64_t>> want;
+        if (k.kind != Keep::Nothing)
+          for (auto [off, len] : k.ranges) {
+            if (off >= size) continue;
+            len = std::min(len, size - off);
+            if (len == 0 || ar->kept_ + len > kMaxKeptBytes) continue;
+            ar->kept_ += len;
+            want.emplace_back(off, len);
+          }
+        std::sort(want.begin(), want.end());
+        std::map<uint64_t, std::vector<uint8_t>> held;
+        uint64_t last = 0;
+        for (auto& [off, len] : want) {
+          auto& h = held[off];
+          h.resize(std::max<uint64_t>(h.size(), len));   // bounded: the lengths sum to <= kMaxKeptBytes
+          last = std::max(last, off + len);
         }
-        total += uint64_t(n);
-        if (total > kMaxArchiveBytes)
-          return bad_input(path, "archive holds more than " + std::to_string(kMaxArchiveBytes >> 30) +
-                                     " GiB of members; extract it and inspect the directory");
-        data.insert(data.end(), buf, buf + n);
+        uint64_t pos = 0;
+        while (pos < last) {
+          VK_TRY(n, r->read(buf.data(), buf.size()));
+          if (n == 0) return bad_input_at(name, pos, "member ends before its header's size");
+          for (auto& [off, bytes] : held) {
+            uint64_t lo = std::max(pos, off), hi = std::min<uint64_t>(pos + n, off + bytes.size());
+            if (lo < hi) std::memcpy(bytes.data() + (lo - off), buf.data() + (lo - pos), hi - lo);
+          }
+          pos += n;
+        }
+        // Merge adjacent/overlapping ranges into disjoint ones for lookups.
+        std::map<uint64_t, std::vector<uint8_t>> disjoint;
+        for (auto& [off, bytes] : held) {
+          if (!disjoint.empty()) {
+            auto& [poff, pb] = *disjoint.rbegin();
+            if (off <= poff + pb.size()) {
+              uint64_t end = off + bytes.size();
+              if (end > poff + pb.size()) pb.insert(pb.end(), bytes.begin() + long(poff + pb.size() - off), bytes.end());
+              continue;
+            }
+          }
+          disjoint.emplace(off, std::move(bytes));
+        }
+        m.blob = std::make_shared<StreamBlob>(path, name, m.ordinal, size, std::move(disjoint));
       }
-      m.blob = memory_blob(path + ":" + m.path, std::move(data));
     } else {
       continue;
     }
@@ -173,14 +379,10 @@ TreePtr Archive::tree(const std::string& folder) const {
 bool looks_like_archive(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return false;
-  std::unique_ptr<struct archive, ArchiveCloser> a(archive_read_new());
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  archive_read_support_format_cpio(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 16 * 1024) != ARCHIVE_OK) return false;
-  struct archive_entry* entry = nullptr;
-  return archive_read_next_header(a.get(), &entry) == ARCHIVE_OK;
+  auto r = Reader::open(path);
+  if (!r) return false;
+  auto e = (*r)->next();
+  return e && *e;
 }
 
 }  // namespace vk::archive

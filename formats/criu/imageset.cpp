@@ -98,9 +98,9 @@ Expected<ImageSet> ImageSet::open(TreePtr tree) {
   return set;
 }
 
-Expected<img::mm_entry> ImageSet::mm(uint32_t pid) const {
-  return single<img::mm_entry>(*tree_, mm_file(pid), kMmMagic);
-}
+Expected<img::mm_entry> read_mm(const Tree& tree, uint32_t pid) { return single<img::mm_entry>(tree, mm_file(pid), kMmMagic); }
+
+Expected<img::mm_entry> ImageSet::mm(uint32_t pid) const { return read_mm(*tree_, pid); }
 
 Expected<img::core_entry> ImageSet::core(uint32_t tid) const {
   return single<img::core_entry>(*tree_, core_file(tid), kCoreMagic);

@@ -93,6 +93,8 @@ class ImageSet {
 
 Expected<Image> open_image(const Tree& tree, const std::string& file);
 Expected<Pagemap> parse_pagemap(const Image& img);
+// mm-<pid>.img of a tree that need not be a whole image set yet (an archive being streamed).
+Expected<img::mm_entry> read_mm(const Tree& tree, uint32_t pid);
 
 std::string mm_file(uint32_t pid);
 std::string core_file(uint32_t tid);

@@ -10,7 +10,17 @@
 #include "formats/common/source.h"
 #include "formats/criu/imageset.h"
 
+namespace vk::archive {
+class Archive;
+}
+
 namespace vk::criu {
+
+// A checkpoint archive opened for image-set reading (formats/archive): of a compressed archive only
+// the images are held, and of each pages-<id>.img only the runs that cover a vDSO VMA of a process
+// whose mm and pagemap came earlier in the stream (the pages the analyzers read); everything else is
+// streamed past and read again only if asked for.
+Expected<std::shared_ptr<archive::Archive>> open_archive(const std::string& path);
 
 struct Input {
   std::string label;     // path, or archive:folder

@@ -1,11 +1,14 @@
 // formats/archive + inputs: Podman-style archives read in place, directories of several image sets.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+
 #include "formats/archive/archive.h"
 #include "formats/common/sha256.h"
 #include "formats/criu/inputs.h"
 #include "formats/pages/pagestore.h"
 #include "support/fixtures.h"
+#include "support/tarball.h"
 
 using namespace vk;
 
@@ -58,4 +61,64 @@ TEST_CASE("archive errors: not an archive, truncated archive, nothing inside") {
     REQUIRE(!r);
     CHECK(r.error().message.find("no CRIU image set") != std::string::npos);
   }
+}
+
+TEST_CASE("archive reader: a plain .tar is read in place, a .tar.zst holds only the images and the vDSO pages") {
+  const std::string dir = test::fixture("host-vdsoloop/images");
+  auto plain = archive::Archive::open(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar"));
+  REQUIRE(plain);
+  CHECK(!(*plain)->compressed());
+  CHECK((*plain)->kept_bytes() == 0);   // every member is a window onto the file
+  CHECK(*(*plain)->members().at("checkpoint/pages-1.img").blob->read_all(1 << 20) == test::read_bytes(dir + "/pages-1.img"));
+
+  auto zst = criu::open_archive(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.zst"));
+  REQUIRE(zst);
+  CHECK((*zst)->compressed());
+  // Held: every *.img but the pages file whole, of pages-1.img only the two vDSO pages (0x2000 bytes).
+  uint64_t images = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    auto name = e.path().filename().string();
+    if (name.ends_with(".img") && name != "pages-1.img") images += e.file_size();
+  }
+  CHECK((*zst)->kept_bytes() == images + 0x2000);
+  // A byte the reader did not hold is still readable: it is fetched from the archive on demand.
+  auto pages = (*zst)->members().at("checkpoint/pages-1.img").blob;
+  CHECK(*pages->read_all(1 << 20) == test::read_bytes(dir + "/pages-1.img"));
+}
+
+TEST_CASE("archive reader: a 15-byte gzip (synthetic, from the fixture's first bytes) is one error, not a crash (issue 12 D4)") {
+  test::TempDir tmp;
+  auto bytes = test::read_bytes(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.gz"));
+  bytes.resize(15);
+  test::write_bytes(tmp / "short.tar.gz", bytes);
+  auto r = criu::discover(tmp / "short.tar.gz");
+  REQUIRE(!r);
+  CHECK(r.error().file == tmp / "short.tar.gz");
+  CHECK(r.error().exit_code == kExitBadInput);
+  CHECK(!r.error().message.empty());
+}
+
+TEST_CASE("archive reader: a compression bomb (synthetic: 300 MiB of zeros in a few KB of zstd) is refused at its header") {
+  test::TempDir tmp;
+  auto members = test::members_of(test::fixture("host-vdsoloop/images"), "checkpoint");
+  members.insert(members.begin(), test::TarMember{"checkpoint/bomb.img", {}, 300ull << 20, 0});
+  test::write_tar(tmp / "bomb.tar.zst", "zstd", members);
+  CHECK(std::filesystem::file_size(tmp / "bomb.tar.zst") < (300ull << 20) / archive::kMaxRatio);
+  auto r = criu::discover(tmp / "bomb.tar.zst");
+  REQUIRE(!r);
+  CHECK(r.error().file == tmp / "bomb.tar.zst");
+  CHECK(r.error().offset.has_value());
+  CHECK(r.error().exit_code == kExitBadInput);
+  CHECK(r.error().message.find("times its size") != std::string::npos);
+  CHECK(r.error().message.find("checkpoint/bomb.img") != std::string::npos);
+}
+
+TEST_CASE("archive reader: of a duplicated member name the last copy is the one read (synthetic .tar.gz)") {
+  test::TempDir tmp;
+  auto members = test::members_of(test::fixture("host-vdsoloop/images"), "checkpoint");
+  members.insert(members.begin(), test::TarMember{"checkpoint/mm-7660.img", {1, 2, 3}, 0, 0});
+  test::write_tar(tmp / "dup.tar.gz", "gzip", members);
+  auto sets = criu::open_sets({tmp / "dup.tar.gz"});
+  REQUIRE_MESSAGE(sets, (sets ? "" : sets.error().str()));
+  CHECK(sets->front().set.mm(7660));
 }

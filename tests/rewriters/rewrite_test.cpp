@@ -15,6 +15,7 @@
 #include "rewriters/transaction.h"
 #include "rewriters/vvar.h"
 #include "support/fixtures.h"
+#include "support/tarball.h"
 
 using namespace vk;
 namespace fs = std::filesystem;
@@ -373,4 +374,56 @@ TEST_CASE("transaction: a failure while staging leaves every target untouched") 
   ok.stage(tmp / "a", {9, 9});
   CHECK(ok.commit());
   CHECK(test::read_bytes(tmp / "a") == std::vector<uint8_t>{9, 9});
+}
+
+TEST_CASE("archive: of a duplicated name only the last copy is rewritten; a plain .tar round trip gives the input's bytes (issue 12 D19)") {
+  test::TempDir tmp;
+  // Synthetic: the real set, preceded by an older copy of its pagemap under the same name.
+  auto members = test::members_of(test::fixture("host-vdsoloop/images"), "checkpoint");
+  std::vector<uint8_t> older = {0xde, 0xad, 0xbe, 0xef};
+  members.insert(members.begin(), test::TarMember{"checkpoint/pagemap-7660.img", older, 0, 0});
+  std::string ar = tmp / "dup.tar";
+  test::write_tar(ar, "none", members);
+  auto orig = test::read_bytes(ar);
+  auto r = pagemap_batch({ar}, rewrite::PagemapSchema::V41);
+  REQUIRE(r.units[0].status == "rewritten");
+  auto rd = archive::Reader::open(ar);
+  REQUIRE(rd);
+  std::vector<std::vector<uint8_t>> copies;
+  for (;;) {
+    auto e = (*rd)->next();
+    REQUIRE(e);
+    if (!*e) break;
+    if ((*rd)->member() != "checkpoint/pagemap-7660.img") continue;
+    std::vector<uint8_t> bytes(1 << 16);
+    auto n = (*rd)->read(bytes.data(), bytes.size());
+    REQUIRE(n);
+    bytes.resize(*n);
+    copies.push_back(bytes);
+  }
+  REQUIRE(copies.size() == 2);
+  CHECK(copies[0] == older);
+  CHECK(sha256_hex(copies[1]) == kSha41);
+  auto back = pagemap_batch({ar}, rewrite::PagemapSchema::V42);
+  REQUIRE(back.units[0].status == "rewritten");
+  CHECK(test::read_bytes(ar) == orig);
+}
+
+TEST_CASE("archive: a sparse member (synthetic, 10 GiB logical) is read, but the archive is not rewritten; no temporary left (issue 12 D14)") {
+  test::TempDir tmp;
+  auto members = test::members_of(test::fixture("host-vdsoloop/images"), "checkpoint");
+  members.push_back(test::TarMember{"checkpoint/rootfs-diff.tar", std::vector<uint8_t>(4096, 7), 0, 10ull << 30});
+  std::string ar = tmp / "sparse.tar";
+  test::write_tar(ar, "none", members);
+  REQUIRE(std::filesystem::file_size(ar) < (1u << 20));
+  auto sets = criu::open_sets({ar});
+  REQUIRE_MESSAGE(sets, (sets ? "" : sets.error().str()));
+  auto orig = test::read_bytes(ar);
+  auto r = pagemap_batch({ar}, rewrite::PagemapSchema::V41);
+  CHECK(r.units[0].status == "error");
+  REQUIRE(r.units[0].error);
+  CHECK(r.units[0].error->file == ar);
+  CHECK(r.units[0].error->message.find("sparse") != std::string::npos);
+  CHECK(test::read_bytes(ar) == orig);
+  CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
 }
