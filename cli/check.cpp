@@ -1,6 +1,8 @@
 // vdsokit check <image-dir|archive>... --target ID|host [--restorer R] [--format text|json|yaml|junit]
 #include "analyzers/check.h"
 #include "cli/common.h"
+#include "formats/common/parallel.h"
+#include "formats/common/progress.h"
 #include "formats/criu/inputs.h"
 
 namespace vk::cli {
@@ -9,6 +11,7 @@ void add_check(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> inputs, catalogs;
     std::string target, restorer = "criu-4.2", format, output, shard;
+    unsigned jobs = 0;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("check", "Pre-flight: will each process restore on the target kernel with the restorer, and what breaks");
@@ -21,23 +24,39 @@ void add_check(CLI::App& app, Context& ctx) {
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
   add_shard(*cmd, opts->shard);
+  add_jobs(*cmd, opts->jobs);
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
     if (failed(ctx, cat)) return;
     const auto* r = analyze::find_restorer(opts->restorer);
     auto units = shard_inputs(opts->inputs, opts->shard);
     if (failed(ctx, units)) return;
-    auto sets = criu::open_sets(unit_paths(*units));
-    if (failed(ctx, sets)) return;
+    auto paths = unit_paths(*units);
     analyze::Checker checker(*cat, opts->target, *r);   // one catalog index for the whole run
     std::vector<analyze::SetCheck> checks;
     int code = kExitOk;
-    for (const auto& s : *sets) {
-      auto c = checker.check(s.set, s.label);
-      if (failed(ctx, c)) return;
-      code = std::max(code, c->exit_code());
-      checks.push_back(c.take());
-    }
+    bool bad = false;
+    // Every unit (set folder or archive) on its own core; the report keeps the input order.
+    using Out = Expected<std::vector<analyze::SetCheck>>;
+    Progress progress("check", paths.size());
+    for_each_ordered<Out>(paths.size(), opts->jobs, [&](size_t i) -> Out {
+      VK_TRY(sets, criu::open_sets({paths[i]}));
+      std::vector<analyze::SetCheck> out;
+      for (const auto& s : sets) {
+        VK_TRY(c, checker.check(s.set, s.label));
+        out.push_back(std::move(c));
+      }
+      return out;
+    }, [&](size_t i, Out& c) {
+      progress.tick(i + 1);
+      if ((bad = failed(ctx, c))) return false;
+      for (auto& x : *c) {
+        code = std::max(code, x.exit_code());
+        checks.push_back(std::move(x));
+      }
+      return true;
+    });
+    if (bad) return;
     std::string text = opts->format == "json"    ? analyze::render_check_json(checks)
                        : opts->format == "yaml"  ? analyze::render_check_yaml(checks)
                        : opts->format == "junit" ? analyze::render_check_junit(checks)

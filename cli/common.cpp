@@ -28,6 +28,11 @@ int emit(const std::string& text, const std::string& path) {
   return st ? kExitOk : report(st.error());
 }
 
+CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs) {
+  return cmd.add_option("-j,--jobs", jobs, "Units (set folders, archives) handled at once; 0 = one per core (default)")
+      ->type_name("N");
+}
+
 CLI::Option* add_shard(CLI::App& cmd, std::string& spec) {
   return cmd.add_option("--shard", spec,
                         "Handle only shard K of N (0-based) of the units (set folders, archives); default from "

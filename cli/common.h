@@ -32,6 +32,10 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
 // Writes `text` to stdout or, when `path` is set, atomically to that file.
 int emit(const std::string& text, const std::string& path);
 
+// Adds `-j,--jobs N` to a command that takes many inputs: units handled at once, 0 (default) = one per
+// core; the report keeps the input order (formats/common/parallel.h).
+CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs);
+
 // Adds `--shard K/N` to a command that takes many inputs (docs/cli.md "Shards").
 CLI::Option* add_shard(CLI::App& cmd, std::string& spec);
 

@@ -5,6 +5,8 @@
 #include "analyzers/identify.h"
 #include "analyzers/inspect.h"
 #include "cli/common.h"
+#include "formats/common/parallel.h"
+#include "formats/common/progress.h"
 #include "formats/criu/inputs.h"
 
 namespace vk::cli {
@@ -29,6 +31,7 @@ void add_identify(CLI::App& app, Context& ctx) {
     bool no_builtin = false;
     std::string format = "text", output, shard;
     size_t top = 3;
+    unsigned jobs = 0;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("identify", "Name the kernel build of a vDSO file or of each process's dumped vDSO");
@@ -39,6 +42,7 @@ void add_identify(CLI::App& app, Context& ctx) {
   add_format(*cmd, o->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", o->output, "Write the report to this file (atomically) instead of stdout");
   add_shard(*cmd, o->shard);
+  add_jobs(*cmd, o->jobs);
   cmd->callback([o, &ctx] {
     auto cat = catalog::effective_catalog(o->catalogs, !o->no_builtin);
     if (!cat) return void(ctx.exit_code = report(cat.error()));
@@ -46,34 +50,44 @@ void add_identify(CLI::App& app, Context& ctx) {
     std::vector<analyze::Identification> results;
     auto units = shard_inputs(o->inputs, o->shard);
     if (!units) return void(ctx.exit_code = report(units.error()));
-    for (const auto& path : unit_paths(*units)) {
+    auto paths = unit_paths(*units);
+    using Out = Expected<std::vector<analyze::Identification>>;
+    bool bad = false;
+    Progress progress("identify", paths.size());
+    for_each_ordered<Out>(paths.size(), o->jobs, [&](size_t i) -> Out {
+      const std::string& path = paths[i];
+      std::vector<analyze::Identification> out;
       if (looks_like_vdso(path)) {
         // A vDSO is a few pages; refuse anything larger instead of reading it whole.
-        auto bytes = read_file(path, 1 << 20);
-        if (!bytes) return void(ctx.exit_code = report(bytes.error()));
-        results.push_back(ident.identify_bytes(path, bytes.take(), o->top));
-        continue;
+        VK_TRY(bytes, read_file(path, 1 << 20));
+        out.push_back(ident.identify_bytes(path, std::move(bytes), o->top));
+        return out;
       }
-      auto sets = criu::open_sets({path});
-      if (!sets) return void(ctx.exit_code = report(sets.error()));
-      for (const auto& in : *sets) {
-        auto r = analyze::inspect(in.set, in.label);
-        if (!r) return void(ctx.exit_code = report(r.error()));
-        for (const auto& p : r->processes) {
+      VK_TRY(sets, criu::open_sets({path}));
+      for (const auto& in : sets) {
+        VK_TRY(r, analyze::inspect(in.set, in.label));
+        for (const auto& p : r.processes) {
           std::string label = in.label + ": pid " + std::to_string(p.pid) + " (" + p.comm + ")";
           if (!p.vdso) {
             analyze::Identification id;
             id.input = label;
             id.explanation = p.vdso_error ? *p.vdso_error : "no vDSO in this process's images";
-            results.push_back(std::move(id));
+            out.push_back(std::move(id));
             continue;
           }
           auto id = ident.identify(*p.vdso, o->top);
           id.input = label;
-          results.push_back(std::move(id));
+          out.push_back(std::move(id));
         }
       }
-    }
+      return out;
+    }, [&](size_t i, Out& r) {
+      progress.tick(i + 1);
+      if ((bad = failed(ctx, r))) return false;
+      for (auto& x : *r) results.push_back(std::move(x));
+      return true;
+    });
+    if (bad) return;
     std::string text = o->format == "json"   ? analyze::render_json(results)
                        : o->format == "yaml" ? analyze::render_yaml(results)
                                              : analyze::render_text(results);

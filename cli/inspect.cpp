@@ -1,6 +1,8 @@
 // vdsokit inspect <image-dir|archive>...
 #include "analyzers/inspect.h"
 #include "cli/common.h"
+#include "formats/common/parallel.h"
+#include "formats/common/progress.h"
 #include "formats/criu/inputs.h"
 
 namespace vk::cli {
@@ -11,6 +13,7 @@ void add_inspect(CLI::App& app, Context& ctx) {
     std::string format;
     std::string output;
     std::string shard;
+    unsigned jobs = 0;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("inspect", "Show each process's vDSO, vvar, auxv and the CRIU that wrote the images");
@@ -19,17 +22,30 @@ void add_inspect(CLI::App& app, Context& ctx) {
   add_format(*cmd, opts->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   add_shard(*cmd, opts->shard);
+  add_jobs(*cmd, opts->jobs);
   cmd->callback([opts, &ctx] {
     auto units = shard_inputs(opts->inputs, opts->shard);
     if (failed(ctx, units)) return;
-    auto sets = criu::open_sets(unit_paths(*units));
-    if (failed(ctx, sets)) return;
+    auto paths = unit_paths(*units);
     std::vector<analyze::SetReport> reports;
-    for (const auto& s : *sets) {
-      auto r = analyze::inspect(s.set, s.label);
-      if (failed(ctx, r)) return;
-      reports.push_back(r.take());
-    }
+    bool bad = false;
+    using Out = Expected<std::vector<analyze::SetReport>>;
+    Progress progress("inspect", paths.size());
+    for_each_ordered<Out>(paths.size(), opts->jobs, [&](size_t i) -> Out {
+      VK_TRY(sets, criu::open_sets({paths[i]}));
+      std::vector<analyze::SetReport> out;
+      for (const auto& s : sets) {
+        VK_TRY(r, analyze::inspect(s.set, s.label));
+        out.push_back(std::move(r));
+      }
+      return out;
+    }, [&](size_t i, Out& r) {
+      progress.tick(i + 1);
+      if ((bad = failed(ctx, r))) return false;
+      for (auto& x : *r) reports.push_back(std::move(x));
+      return true;
+    });
+    if (bad) return;
     std::string text = opts->format == "json"   ? analyze::render_json(reports)
                        : opts->format == "yaml" ? analyze::render_yaml(reports)
                                                 : analyze::render_text(reports);

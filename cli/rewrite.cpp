@@ -18,6 +18,7 @@ struct CommonOpts {
   std::vector<std::string> inputs;
   bool dry_run = false;
   std::string format, output, shard;
+  unsigned jobs = 0;
 };
 
 void add_common(CLI::App& cmd, CommonOpts& o) {
@@ -26,6 +27,7 @@ void add_common(CLI::App& cmd, CommonOpts& o) {
   add_format(cmd, o.format, {"text", "json"});
   cmd.add_option("-o,--output", o.output, "With one archive input: write the new archive here instead of replacing it");
   add_shard(cmd, o.shard);
+  add_jobs(cmd, o.jobs);
 }
 
 // Progress on stderr for batches, the report on stdout, one stderr line per failed input.
@@ -35,6 +37,7 @@ int run(const CommonOpts& o, const rewrite::Planner& plan, const std::string& op
   rewrite::BatchOptions bo;
   bo.dry_run = o.dry_run;
   bo.output = o.output;
+  bo.jobs = o.jobs;
   bo.progress = [](size_t i, size_t n, const rewrite::UnitResult& u) {
     if (n > 1) std::cerr << rewrite::progress_line(i, n, u) << "\n";
     else if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";

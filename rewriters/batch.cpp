@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "formats/archive/archive.h"
+#include "formats/common/parallel.h"
 #include "formats/criu/inputs.h"
 #include "rewriters/archive_writer.h"
 #include "rewriters/transaction.h"
@@ -126,25 +127,35 @@ BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& pla
       }
       for (const auto& in : *found) units.push_back(Unit{in.label, "directory", in.tree, nullptr, std::nullopt});
     } else if (fs::is_regular_file(path, ec)) {
-      auto ar = criu::open_archive(path);
-      if (!ar) units.push_back(Unit{path, "archive", nullptr, nullptr, ar.error()});
-      else units.push_back(Unit{path, "archive", nullptr, ar.take(), std::nullopt});
+      // Opened (streamed) by the unit's own job, so archives are read in parallel too.
+      units.push_back(Unit{path, "archive", nullptr, nullptr, std::nullopt});
     } else {
       units.push_back(Unit{path, "directory", nullptr, nullptr, bad_input(path, "no such file or directory")});
     }
   }
-  for (size_t i = 0; i < units.size(); ++i) {
-    const auto& unit = units[i];
+  // Units are independent (each its own files or archive): planned and written on every core, reported
+  // in input order (formats/common/parallel.h).
+  std::function<UnitResult(size_t)> work = [&](size_t i) {
+    Unit unit = units[i];
     UnitResult u;
     u.input = unit.input;
     u.kind = unit.kind;
     u.output = unit.kind == "archive" && !opts.output.empty() ? opts.output : unit.input;
+    if (!unit.error && unit.kind == "archive") {
+      auto ar = criu::open_archive(unit.input);
+      if (ar) unit.ar = ar.take();
+      else unit.error = ar.error();
+    }
     if (unit.error) fail(u, *unit.error);
     else if (unit.kind == "archive") run_archive(unit, plan, opts, u);
     else run_directory(unit, plan, opts, u);
+    return u;
+  };
+  for_each_ordered<UnitResult>(units.size(), opts.jobs, work, [&](size_t i, UnitResult& u) {
     if (opts.progress) opts.progress(i + 1, units.size(), u);
     report.units.push_back(std::move(u));
-  }
+    return true;
+  });
   return report;
 }
 

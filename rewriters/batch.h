@@ -37,6 +37,7 @@ struct UnitResult {
 struct BatchOptions {
   bool dry_run = false;
   std::string output;            // a single archive input: write the new archive here instead
+  unsigned jobs = 0;             // units planned and written at once (0: one per core); the planner must be thread-safe
   // Called after each unit (index from 1) for progress lines.
   std::function<void(size_t index, size_t total, const UnitResult&)> progress;
 };
