@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/common.h"
+#include "cli/selftest.h"
 #include "rewriters/fixup.h"
 
 namespace vk::cli {
@@ -49,6 +50,7 @@ void add_fixup(CLI::App& app, Context& ctx) {
     }
     rewrite::FixupOptions fo;
     fo.dry_run = o->dry_run;
+    fo.i386_target = [] { return host_target_for(vdso::Abi::I386); };
     auto r = rewrite::fixup_tree(root, fo, trigger);
     for (const auto& p : r.processes)
       if (p.error) std::cerr << "vdsokit: " << p.error->str() << "\n";

@@ -145,7 +145,7 @@ Expected<std::vector<uint32_t>> process_tree(uint32_t root) {
   return out;
 }
 
-FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const FixupOptions& o) {
+FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host64, const analyze::RtTarget* host32, const FixupOptions& o) {
   FixupProcess r;
   r.pid = pid;
   r.threads = tasks_of(pid);
@@ -180,14 +180,6 @@ FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const Fi
     r.detail = "[vdso] at " + hex(layout.vdso.start) + " carries no CRIU mark: the restore was in place, nothing to do";
     return r;
   }
-  // The running kernel's vDSO: ours, which must equal the task's beyond CRIU's 40-byte mark.
-  if (host.vdso.bytes.size() != rt->size() ||
-      !std::equal(rt->begin() + VK_RT_MARK_SIZE, rt->end(), host.vdso.bytes.begin() + VK_RT_MARK_SIZE))
-    return fail(r, bad_input(proc(pid, "mem"), "the task's [vdso] at " + hex(layout.vdso.start) +
-                                                   " is not this kernel's " + vdso::abi_name(host.vdso.abi) +
-                                                   " vDSO (an i386 task?): not supported, nothing written"),
-                kExitBlocked),
-           r;
   r.proxy = mark->orig_vdso;
   const procmaps::Line* pv = nullptr;
   for (const auto& l : *lines)
@@ -198,11 +190,26 @@ FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const Fi
   if (!before) return fail(r, before.error(), kExitBadInput), r;
   auto old = vdso::parse(proc(pid, "mem") + "@" + hex(pv->start), *before);
   if (!old) return fail(r, old.error(), kExitBadInput), r;
+  // The running kernel's vDSO of the task's ABI (the proxy's: an i386 task kept its 32-bit vDSO). It
+  // must equal the task's [vdso] beyond CRIU's 40-byte mark.
+  const analyze::RtTarget* host = old->abi == vdso::Abi::X86_64 ? &host64 : old->abi == vdso::Abi::I386 ? host32 : nullptr;
+  if (!host)
+    return fail(r, bad_input(proc(pid, "mem"), std::string("no running ") + vdso::abi_name(old->abi) + " vDSO to redirect to" +
+                                                   (old->abi == vdso::Abi::I386 && !o.i386_why.empty() ? " (" + o.i386_why + ")" : "") +
+                                                   ": nothing written"),
+                kExitBlocked),
+           r;
+  if (host->vdso.bytes.size() != rt->size() ||
+      !std::equal(rt->begin() + VK_RT_MARK_SIZE, rt->end(), host->vdso.bytes.begin() + VK_RT_MARK_SIZE))
+    return fail(r, bad_input(proc(pid, "mem"), "the task's [vdso] at " + hex(layout.vdso.start) + " is not this kernel's " +
+                                                   vdso::abi_name(host->vdso.abi) + " vDSO: nothing written"),
+                kExitBlocked),
+           r;
 
   analyze::RtTarget target;
   target.label = "pid " + std::to_string(pid) + " [vdso]@" + hex(layout.vdso.start);
   target.layout = layout;
-  target.vdso = host.vdso;
+  target.vdso = host->vdso;
   analyze::PlanRequest req;
   req.old = &*old;
   req.proxy_addr = pv->start;
@@ -339,7 +346,21 @@ FixupReport fixup_tree(uint32_t root, const FixupOptions& o, std::string trigger
     rep.processes.push_back(p);
     return rep;
   }
-  for (uint32_t pid : *pids) rep.processes.push_back(fixup_process(pid, *host, o));
+  // The i386 vDSO only when a compat task needs it (a -m32 helper process, FixupOptions::i386_target).
+  std::optional<analyze::RtTarget> host32;
+  bool tried32 = false;
+  FixupOptions oo = o;
+  for (uint32_t pid : *pids) {
+    FixupProcess p = fixup_process(pid, *host, host32 ? &*host32 : nullptr, oo);
+    if (p.status == "failed" && !tried32 && oo.i386_target && p.detail.find("no running i386 vDSO") != std::string::npos) {
+      tried32 = true;
+      auto t = oo.i386_target();
+      if (t) host32 = t.take();
+      else oo.i386_why = t.error().str();
+      p = fixup_process(pid, *host, host32 ? &*host32 : nullptr, oo);
+    }
+    rep.processes.push_back(std::move(p));
+  }
   return rep;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,14 +50,18 @@ struct FixupReport {
 
 struct FixupOptions {
   bool dry_run = false;                   // plan and report, write nothing
+  // The running kernel's i386 vDSO, asked for once when an i386 (compat) task is met: a 32-bit
+  // process's own (cli: the -m32 helper vdsokit-selftest32). Unset or failing: such tasks are refused.
+  std::function<Expected<analyze::RtTarget>()> i386_target;
+  std::string i386_why;                   // why there is none (filled by fixup_tree)
 };
 
 // The processes of the tree rooted at `root`: /proc/PID/task/*/children, recursively.
 Expected<std::vector<uint32_t>> process_tree(uint32_t root);
 
-// Fixes one process. The running kernel's vDSO is `host` (this process's own [vdso]; a task whose
-// [vdso] differs from it beyond CRIU's mark, e.g. an i386 task, is refused).
-FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host, const FixupOptions& o);
+// Fixes one process. The running kernel's vDSO is `host64` (this process's own [vdso]) or, for an
+// i386 task, `host32` (null: refused); a task whose [vdso] differs from it beyond CRIU's mark is refused.
+FixupProcess fixup_process(uint32_t pid, const analyze::RtTarget& host64, const analyze::RtTarget* host32, const FixupOptions& o);
 
 FixupReport fixup_tree(uint32_t root, const FixupOptions& o, std::string trigger);
 

@@ -13,7 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <ctime>
 
 #include "analyzers/exports.h"
@@ -116,11 +119,11 @@ TEST_CASE("fixup: a child in CRIU's proxy state gets every export redirected to 
   Child ch;
   start(ch, old, true);
 
-  auto dry = rewrite::fixup_process(uint32_t(ch.pid), *host, {true});
+  auto dry = rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {true});
   CHECK(dry.status == "dry-run");
   CHECK(mem(ch.pid, kProxy, old.size()) == old);
 
-  auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, {});
+  auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {});
   INFO(r.detail);
   REQUIRE(r.status == "patched");
   CHECK(r.exit_code == kExitOk);
@@ -171,8 +174,8 @@ TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was
   {
     Child ch;
     start(ch, old, true);
-    REQUIRE(rewrite::fixup_process(uint32_t(ch.pid), *host, {}).status == "patched");
-    auto again = rewrite::fixup_process(uint32_t(ch.pid), *host, {});
+    REQUIRE(rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {}).status == "patched");
+    auto again = rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {});
     CHECK(again.status == "unchanged");
     CHECK(again.by_restorer.size() == 5);
     CHECK(again.bytes_written == 0);
@@ -180,7 +183,7 @@ TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was
   {
     Child ch;
     start(ch, old, false);
-    auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, {});
+    auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {});
     CHECK(r.status == "in-place");
     CHECK(r.exit_code == kExitOk);
     CHECK(mem(ch.pid, kProxy, old.size()) == old);
@@ -193,7 +196,7 @@ TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was
     // A running task is never written: refused, nothing changed.
     Child ch;
     start(ch, old, true, false);
-    auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, {});
+    auto r = rewrite::fixup_process(uint32_t(ch.pid), *host, nullptr, {});
     CHECK(r.status == "failed");
     CHECK(r.exit_code == kExitBlocked);
     CHECK(r.detail.find("not stopped") != std::string::npos);
@@ -201,4 +204,111 @@ TEST_CASE("fixup: a second run is unchanged; without CRIU's mark the restore was
   }
   auto gone = rewrite::fixup_tree(0x7ffffff0u, {}, "--pid");
   CHECK(gone.exit_code() == kExitBadInput);
+}
+
+// An i386 (compat) task: the -m32 helper of `vdsokit selftest` (vdsokit-selftest32) maps the corpus's
+// 5.10.0-32 i386 vDSO as a restored process holds it (its "case proxy"), CRIU's mark is written into its
+// [vdso] from outside, and `vdsokit fixup --pid` must redirect it with i386 trampolines to the running
+// i386 vDSO (which it gets from another helper); the helper then calls every function through the old
+// entry points against the i386 system calls.
+TEST_CASE("fixup: an i386 task in CRIU's proxy state gets i386 trampolines into the running i386 vDSO; the old entry points work") {
+  std::string helper = (std::filesystem::path(VK_BINARY).parent_path() / "vdsokit-selftest32").string();
+  if (!std::filesystem::exists(helper)) {
+    MESSAGE("skipped: no " << helper << " (the toolchain cannot link -m32 programs)");
+    return;
+  }
+  auto blob = test::read_bytes(test::source("corpora/kernels/5.10.0-32-amd64/i386.so"));
+  auto old = vdso::parse("i386.so", blob);
+  REQUIRE(old);
+  uint64_t pages = (blob.size() + 4095) / 4096;
+  int down[2], up[2];
+  REQUIRE(::pipe(down) == 0);
+  REQUIRE(::pipe(up) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(down[0], 0);
+    ::dup2(up[1], 1);
+    ::execl(helper.c_str(), helper.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(down[0]);
+  ::close(up[1]);
+  Child ch;   // kills and reaps the helper at the end
+  ch.pid = pid;
+  ch.go = down[1];
+  ch.done = up[0];
+  FILE* in = ::fdopen(::dup(up[0]), "r");
+  REQUIRE(in);
+  auto send = [&](const std::string& s) { REQUIRE(::write(ch.go, s.data(), s.size()) == ssize_t(s.size())); };
+  auto line = [&]() {
+    char buf[512] = {};
+    REQUIRE(std::fgets(buf, sizeof buf, in));
+    return std::string(buf);
+  };
+  send("case proxy " + std::to_string(blob.size()) + " 4 " + std::to_string(pages) + "\n");
+  send(std::string(blob.begin(), blob.end()));
+  unsigned long long fr = 0, proxy = 0, ovvar = 0;
+  std::string ready = line();
+  REQUIRE(std::sscanf(ready.c_str(), "ready %llx %llx %llx", &fr, &proxy, &ovvar) == 3);
+
+  // CRIU's mark at offset 0 of the helper's [vdso], naming the proxy (vdso-restore.md §5).
+  std::string maps = test::read_text("/proc/" + std::to_string(pid) + "/maps");
+  vk_rt_layout l{};
+  REQUIRE(vk_rt_parse_maps(maps.data(), maps.size(), &l) == 0);
+  uint8_t m[VK_RT_MARK_SIZE];
+  vk_rt_mark_encode(m, proxy, ovvar, l.vvar.start);
+  {
+    int fd = ::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, m, sizeof m, off_t(l.vdso.start)) == ssize_t(sizeof m));
+    ::close(fd);
+  }
+  ::kill(pid, SIGSTOP);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, WUNTRACED) == pid);
+
+  auto r = test::run_vdsokit({"fixup", "--pid", std::to_string(pid), "--format", "json"});
+  INFO("fixup: " << r.out << r.err);
+  REQUIRE(r.code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["processes"].size() >= 1);
+  CHECK(j["processes"][0]["status"] == "patched");
+  auto held = mem(pid, proxy, pages * 4096);
+  auto v = vdso::parse("held", held);
+  REQUIRE(v);
+  CHECK(v->abi == vdso::Abi::I386);
+  CHECK(v->trampolines.size() >= 5);
+  for (const auto& t : v->trampolines) {
+    CHECK(t.length == 11);
+    CHECK(t.target >= l.vdso.start);
+    CHECK(t.target < l.vdso.end);
+  }
+
+  // Resume and let the helper call every function through the OLD entry points (a no-op plan: nothing
+  // moves, the helper only calls).
+  ::kill(pid, SIGCONT);
+  auto pl = analyze::plan_placement(l, vdso::Abi::I386, std::nullopt);
+  REQUIRE(pl);
+  std::vector<char> text(8192);
+  long n = vk_rt_plan_format(&*pl, text.data(), text.size());
+  REQUIRE(n > 0);
+  std::string msg = "plan " + std::to_string(n) + "\n" + std::string(text.data(), size_t(n));
+  std::vector<std::string> calls;
+  for (const auto* s : old->entry_points())
+    if (s->name.rfind("__vdso_", 0) == 0) calls.push_back(s->name + " " + hex(proxy + s->offset).substr(2) + "\n");
+  msg += "calls " + std::to_string(calls.size()) + "\n";
+  for (const auto& c : calls) msg += c;
+  send(msg);
+  size_t pass = 0, fail = 0;
+  for (std::string l2 = line(); l2.rfind("end ", 0) != 0; l2 = line()) {
+    INFO(l2);
+    if (l2.rfind("call ", 0) == 0) {
+      if (l2.find(" pass") != std::string::npos) ++pass;
+      else if (l2.find(" fail") != std::string::npos) ++fail;
+    }
+  }
+  CHECK(pass >= 4);
+  CHECK(fail == 0);
+  std::fclose(in);
 }
