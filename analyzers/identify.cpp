@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <mutex>
 #include <sstream>
 #include <unordered_map>
 
@@ -57,6 +58,9 @@ struct Identifier::Index {
     std::vector<uint64_t> keys;          // sorted (name id << 32 | offset)
   };
   std::vector<Item> items;
+  // Needed only when the ELF hash (the catalog's own index) does not match: built on first use, so a
+  // run whose vDSOs are all exact catalog builds hashes no catalog bytes (issue 11, start-up).
+  std::once_flag slow_once;
   std::unordered_map<std::string, size_t> by_pages_sha;     // sha256 of the image padded to whole pages
   std::unordered_map<uint64_t, std::vector<size_t>> by_abi_size;   // abi << 32 | ELF size
   std::unordered_map<std::string, uint32_t> name_ids;
@@ -85,26 +89,35 @@ Identifier::Identifier(const catalog::Catalog& cat) : cat_(cat), ix_(std::make_u
     Index::Item it;
     it.e = &e;
     it.bytes = b.take();
-    if (auto alt = kernel::alt_patch_sites(it.bytes, e.file)) {
-      for (const auto& s : alt->sites) it.alt.push_back({s.offset, s.offset + s.length});
-      std::sort(it.alt.begin(), it.alt.end(), [](const Range& a, const Range& b2) { return a.begin < b2.begin; });
-    }
     for (const auto& s : e.symbols) {
       auto [n, fresh] = ix_->name_ids.emplace(s.name, uint32_t(ix_->name_ids.size()));
       it.keys.push_back(uint64_t(n->second) << 32 | (s.offset & 0xffffffffull));
     }
     std::sort(it.keys.begin(), it.keys.end());
-    std::vector<uint8_t> padded = it.bytes;
-    padded.resize(std::max<uint64_t>(e.vdso_pages, 1) * 4096 > padded.size() ? std::max<uint64_t>(e.vdso_pages, 1) * 4096
-                                                                              : (padded.size() + 4095) / 4096 * 4096);
     size_t idx = ix_->items.size();
-    ix_->by_pages_sha.emplace(sha256_hex(padded), idx);
     ix_->by_abi_size[Index::abi_size(e.abi, e.size)].push_back(idx);
     ix_->items.push_back(std::move(it));
   }
 }
 
 Identifier::~Identifier() = default;
+
+void Identifier::slow_index() const {
+  std::call_once(ix_->slow_once, [&] {
+    for (size_t idx = 0; idx < ix_->items.size(); ++idx) {
+      auto& it = ix_->items[idx];
+      const Entry& e = *it.e;
+      if (auto alt = kernel::alt_patch_sites(it.bytes, e.file)) {
+        for (const auto& s : alt->sites) it.alt.push_back({s.offset, s.offset + s.length});
+        std::sort(it.alt.begin(), it.alt.end(), [](const Range& a, const Range& b2) { return a.begin < b2.begin; });
+      }
+      std::vector<uint8_t> padded = it.bytes;
+      uint64_t pages = std::max<uint64_t>(e.vdso_pages, 1) * 4096;
+      padded.resize(pages > padded.size() ? pages : (padded.size() + 4095) / 4096 * 4096);
+      ix_->by_pages_sha.emplace(sha256_hex(padded), idx);
+    }
+  });
+}
 
 namespace {
 
@@ -178,6 +191,7 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
       r.explanation = "the ELF image is byte for byte the catalog build " + e->id;
       return r;
     }
+    slow_index();
     if (auto it = ix_->by_pages_sha.find(r.sha256_all); it != ix_->by_pages_sha.end()) {
       const Entry* e = ix_->items[it->second].e;
       r.kind = MatchKind::Exact;
@@ -191,6 +205,7 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
   std::vector<Range> tramp;
   for (const auto& t : v.trampolines) tramp.push_back({t.offset, t.offset + uint64_t(t.length)});
   std::sort(tramp.begin(), tramp.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  slow_index();
   if (auto it = ix_->by_abi_size.find(Index::abi_size(v.abi, v.elf_size)); it != ix_->by_abi_size.end()) {
     for (size_t idx : it->second) {
       const auto& item = ix_->items[idx];
