@@ -469,10 +469,43 @@ Status Catalog::save(const std::string& path) const {
 // ---- built-in ---------------------------------------------------------------------------------
 
 struct Builtin {
+  // From the rows generated at build time (builtin.h): no YAML parsing at start-up.
+  static Catalog compiled(const std::map<std::string, const embedded::File*>& files) {
+    Catalog c;
+    c.entries_.reserve(embedded::kEntryCount);
+    for (size_t i = 0; i < embedded::kEntryCount; ++i) {
+      const auto& r = embedded::kEntries[i];
+      Entry e;
+      e.id = r.id, e.release = r.release, e.version = r.version, e.version_code = r.version_code;
+      e.flavour = r.flavour, e.distribution = r.distribution, e.package = r.package;
+      e.package_version = r.package_version, e.package_sha256 = r.package_sha256, e.suite = r.suite;
+      e.abi = vdso::Abi(r.abi), e.compiler = r.compiler, e.file = r.file, e.sha256 = r.sha256;
+      e.size = r.size, e.vdso_pages = r.vdso_pages, e.vdso_pages_source = Source(r.vdso_pages_source);
+      e.vvar_pages = {r.vvar_pages, Source(r.vvar_pages_source)};
+      e.vvar_vclock_pages = {r.vvar_vclock_pages, Source(r.vvar_vclock_pages_source)};
+      e.order = {Order(r.order), Source(r.order_source)};
+      e.vdso_name_survives_mremap = {r.name_survives_mremap, Source(r.name_survives_mremap_source)};
+      e.arch_map_vdso = {r.arch_map_vdso, Source(r.arch_map_vdso_source)};
+      e.has_vvar_vclock = {r.has_vvar_vclock, Source(r.has_vvar_vclock_source)};
+      e.synthetic = r.synthetic;
+      e.symbols.reserve(r.symbol_count);
+      for (size_t k = r.first_symbol; k < r.first_symbol + r.symbol_count; ++k) {
+        const auto& s = embedded::kSymbols[k];
+        e.symbols.push_back(Symbol{s.name, s.version, s.type, s.bind, s.offset, s.size});
+      }
+      c.paths_[e.id] = "<built-in>/" + e.file;
+      if (auto f = files.find(e.file); f != files.end()) c.blobs_[e.id].assign(f->second->data, f->second->data + f->second->size);
+      c.entries_.push_back(std::move(e));
+    }
+    c.reindex();
+    return c;
+  }
+
   static Catalog make() {
     using embedded::kFiles;
     std::map<std::string, const embedded::File*> files;
     for (size_t i = 0; i < embedded::kFileCount; ++i) files[kFiles[i].path] = &kFiles[i];
+    if (&embedded::kEntryCount != nullptr && embedded::kEntryCount > 0) return compiled(files);
     auto y = files.find("catalog.yaml");
     if (y == files.end()) return Catalog{};
     std::string text(reinterpret_cast<const char*>(y->second->data), y->second->size);

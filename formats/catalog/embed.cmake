@@ -12,3 +12,19 @@ add_custom_command(OUTPUT "${VK_CATALOG_BUILTIN}"
   COMMENT "Embedding the built-in vDSO catalog (corpora/catalog.yaml)"
   VERBATIM)
 target_sources(vk_formats PRIVATE "${VK_CATALOG_BUILTIN}")
+
+# The compiled catalog (builtin.h "compiled form"): vdsokit-catalog-compile, itself linked without
+# the rows, reads corpora/catalog.yaml through Catalog::parse and writes them. The rows are object
+# files linked straight into every program using analyzers/ (the references in catalog.cpp are weak,
+# so they must not sit in an archive); vdsokit then starts without parsing YAML.
+add_executable(vdsokit-catalog-compile catalog/compile_main.cpp)
+target_link_libraries(vdsokit-catalog-compile PRIVATE vk_formats)
+target_compile_options(vdsokit-catalog-compile PRIVATE ${VK_WARNINGS})
+set(VK_CATALOG_COMPILED "${CMAKE_CURRENT_BINARY_DIR}/catalog_compiled.cpp")
+add_custom_command(OUTPUT "${VK_CATALOG_COMPILED}"
+  COMMAND vdsokit-catalog-compile "${VK_CORPORA}/catalog.yaml" "${VK_CATALOG_COMPILED}"
+  DEPENDS vdsokit-catalog-compile "${VK_CORPORA}/catalog.yaml"
+  COMMENT "Compiling the built-in vDSO catalog (corpora/catalog.yaml)"
+  VERBATIM)
+add_library(vk_catalog_compiled OBJECT "${VK_CATALOG_COMPILED}")
+target_include_directories(vk_catalog_compiled PRIVATE ${PROJECT_SOURCE_DIR})
