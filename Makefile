@@ -13,9 +13,12 @@ DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doct
 # mmdebstrap builds the private roots with Debian's CRIU 4.1.x/4.2.x that the e2e tests restore with
 # (scripts/criu-roots.sh, cached outside the tree in $(CRIU_CACHE)).
 DEB_TEST  = criu gcc-multilib python3 mmdebstrap
+# Bench-only dependencies (`make bench`, bench/ratios.py): the real baselines of issue 11, Debian's
+# pycriu/crit (criu, python3-protobuf) and zstd; hyperfine for ad-hoc comparisons.
+DEB_BENCH = criu python3 python3-protobuf zstd hyperfine
 CRIU_CACHE ?= $(or $(VDSOKIT_CRIU_CACHE),/var/tmp/vdsokit-criu)
 
-.PHONY: all deps deps-test build run test bench clean
+.PHONY: all deps deps-test deps-bench build run test bench clean
 
 all: build
 
@@ -25,6 +28,9 @@ deps:
 deps-test: deps
 	@scripts/deps.sh $(DEB_TEST)
 	@scripts/criu-roots.sh $(CRIU_CACHE) || echo "make: CRIU roots unavailable; e2e tests will say why"
+
+deps-bench: deps
+	@scripts/deps.sh $(DEB_BENCH)
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
@@ -39,7 +45,7 @@ test: deps-test build
 	$(BUILD)/cli/vdsokit inspect $(SAMPLE)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-bench: build
+bench: deps-bench build
 	cmake --build $(BUILD) --target benchmarks -j $(JOBS)
 	cd $(BUILD) && ctest -C bench -L bench --output-on-failure -V
 
