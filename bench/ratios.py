@@ -26,12 +26,16 @@ rows = []
 
 def run(cmd, shell=False, stdout=subprocess.DEVNULL):
     """Runs one process; returns (wall s, cpu s, peak rss MiB, exit code) from wait4's rusage."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, shell=shell, stdout=stdout, stderr=subprocess.DEVNULL,
-                         executable="/bin/bash" if shell else None)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, shell=shell, stdout=stdout, stderr=err, executable="/bin/bash" if shell else None)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        rc = os.waitstatus_to_exitcode(status)
+        if rc not in (0, 1):
+            err.seek(0)
+            print(f"    ({cmd if shell else ' '.join(cmd)}: exit {rc}: {err.read().decode(errors='replace').strip()[:300]})", flush=True)
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc
 
 
 def alternate(a, b, n):
@@ -57,13 +61,14 @@ def pycriu_decode(files):
 def grow_pages(dst_dir, size):
     """Appends pseudo-random pages (random first half, zero second half: ~2:1 for zstd) to pages-1.img."""
     p = os.path.join(dst_dir, "pages-1.img")
+    zeros = bytes(2048)
     with open(p, "ab") as f:
-        chunk = bytearray()
-        for _ in range(256):
-            chunk += os.urandom(2048) + bytes(2048)
-        while os.path.getsize(p) + len(chunk) <= size:
+        left = size - os.path.getsize(p)
+        while left >= 4096:
+            rnd = os.urandom(2048 * 256)
+            chunk = b"".join(rnd[i * 2048:(i + 1) * 2048] + zeros for i in range(min(256, left // 4096)))
             f.write(chunk)
-            f.flush()
+            left -= len(chunk)
 
 
 def main():
