@@ -1,6 +1,11 @@
 #include "cli/common.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "formats/common/atomic.h"
@@ -40,16 +45,47 @@ CLI::Option* add_shard(CLI::App& cmd, std::string& spec) {
       ->type_name("K/N");
 }
 
-Expected<std::vector<criu::Unit>> shard_inputs(const std::vector<std::string>& inputs, const std::string& spec,
-                                               size_t* total) {
+Expected<ShardedInputs> shard_inputs(const std::vector<std::string>& inputs, const std::string& spec) {
   VK_TRY(shard, criu::resolve_shard(spec, [](const char* name) { return std::getenv(name); }));
-  return criu::shard_units(inputs, shard, total);
+  ShardedInputs out;
+  out.shard = shard;
+  out.units = criu::shard_units(inputs, shard, &out.total);
+  return out;
 }
 
-std::vector<std::string> unit_paths(const std::vector<criu::Unit>& units) {
-  std::vector<std::string> paths;
-  for (const auto& u : units) paths.push_back(u.path);
-  return paths;
+std::vector<std::string> ShardedInputs::paths() const {
+  std::vector<std::string> p;
+  for (const auto& u : units) p.push_back(u.path);
+  return p;
+}
+
+Expected<std::unique_ptr<LineSink>> LineSink::open(const std::string& path) {
+  if (path.empty() || path == "-") return std::unique_ptr<LineSink>(new LineSink(STDOUT_FILENO, ""));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return bad_input(path, std::string("cannot create: ") + std::strerror(errno));
+  return std::unique_ptr<LineSink>(new LineSink(fd, path));
+}
+
+LineSink::~LineSink() {
+  if (!path_.empty()) ::close(fd_);
+}
+
+void LineSink::write(const std::string& line) {
+  std::cout << std::flush;   // keep order with anything printed through std::cout
+  // One write per line: a reader (or a killed writer) sees whole lines, except at most a torn last one.
+  size_t done = 0;
+  while (done < line.size() && !failed_) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) failed_ = true;
+    else done += size_t(n);
+  }
+}
+
+Status LineSink::close() {
+  if (failed_) return bad_input(path_.empty() ? "<stdout>" : path_, "write failed");
+  if (!path_.empty() && ::fsync(fd_) != 0) return bad_input(path_, std::string("fsync failed: ") + std::strerror(errno));
+  return {};
 }
 
 }  // namespace vk::cli

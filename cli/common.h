@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 
 #include "formats/common/error.h"
@@ -39,11 +40,30 @@ CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs);
 // Adds `--shard K/N` to a command that takes many inputs (docs/cli.md "Shards").
 CLI::Option* add_shard(CLI::App& cmd, std::string& spec);
 
-// The units of `inputs` in this run's shard (the option, else the scheduler's environment, else all),
-// in order; `total` receives the number of units of all shards.
-Expected<std::vector<criu::Unit>> shard_inputs(const std::vector<std::string>& inputs, const std::string& spec,
-                                               size_t* total = nullptr);
-std::vector<std::string> unit_paths(const std::vector<criu::Unit>& units);
+// The units of `inputs` in this run's shard (the option, else the scheduler's environment, else all).
+struct ShardedInputs {
+  std::vector<criu::Unit> units;   // in order
+  size_t total = 0;                // units of all shards
+  criu::Shard shard;
+  std::vector<std::string> paths() const;
+};
+Expected<ShardedInputs> shard_inputs(const std::vector<std::string>& inputs, const std::string& spec);
+inline std::vector<std::string> unit_paths(const ShardedInputs& s) { return s.paths(); }
+
+// `--format jsonl`: one line per record, flushed at once, to stdout or (`-o`) to a file written as it
+// goes (each line complete when written; a killed run leaves the lines of the units it finished).
+class LineSink {
+ public:
+  static Expected<std::unique_ptr<LineSink>> open(const std::string& path);
+  ~LineSink();
+  void write(const std::string& line);
+  Status close();   // fsync of a file output
+ private:
+  explicit LineSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+  bool failed_ = false;
+};
 
 void add_inspect(CLI::App& app, Context& ctx);
 void add_docs(CLI::App& app, Context& ctx);     // cli/docs.cpp: completion, man
@@ -58,5 +78,6 @@ void add_plan(CLI::App& app, Context& ctx);     // cli/plan.cpp
 void add_selftest(CLI::App& app, Context& ctx); // cli/selftest.cpp
 void add_rewrite(CLI::App& app, Context& ctx);  // cli/rewrite.cpp: pagemap, vvar, exports
 void add_fixup(CLI::App& app, Context& ctx);    // cli/fixup.cpp
+void add_report(CLI::App& app, Context& ctx);   // cli/report.cpp: merged shard outputs
 
 }  // namespace vk::cli

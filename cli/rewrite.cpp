@@ -1,13 +1,16 @@
 // vdsokit rewrite pagemap --to 4.1|4.2 INPUT... | rewrite vvar --target ID|RELEASE|host INPUT...
-// [--dry-run] [--format text|json] [--output PATH]: atomic edits of image sets and archives (docs/rewrite.md).
+// [--dry-run] [--format text|json|jsonl] [--output PATH] [--shard K/N] [--state DIR]: atomic edits of image sets and archives (docs/rewrite.md).
 #include <iostream>
+#include <optional>
 
+#include "analyzers/records.h"
 #include "analyzers/restorer.h"
 #include "cli/common.h"
 #include "formats/catalog/catalog.h"
 #include "rewriters/batch.h"
 #include "rewriters/exports.h"
 #include "rewriters/pagemap.h"
+#include "rewriters/state.h"
 #include "rewriters/vvar.h"
 
 namespace vk::cli {
@@ -17,17 +20,71 @@ namespace {
 struct CommonOpts {
   std::vector<std::string> inputs;
   bool dry_run = false;
-  std::string format, output, shard;
+  std::string format, output, shard, state;
   unsigned jobs = 0;
 };
 
 void add_common(CLI::App& cmd, CommonOpts& o) {
   cmd.add_option("inputs", o.inputs, "Image directories, folders of image sets, or checkpoint archives")->required();
   cmd.add_flag("-n,--dry-run", o.dry_run, "Report what would change; write nothing");
-  add_format(cmd, o.format, {"text", "json"});
+  add_format(cmd, o.format, {"text", "json", "jsonl"});
   cmd.add_option("-o,--output", o.output, "With one archive input: write the new archive here instead of replacing it");
   add_shard(cmd, o.shard);
   add_jobs(cmd, o.jobs);
+  cmd.add_option("--state", o.state,
+                 "Record finished units in this directory; a re-run skips what is done and redoes what was interrupted")
+      ->type_name("DIR");
+}
+
+// Unit by unit: each unit's record streamed as a JSON line (--format jsonl) and/or resumed from and
+// recorded into the state directory (rewriters/state.h); otherwise the same report as a batch.
+int run_units(const CommonOpts& o, const ShardedInputs& units, const rewrite::Planner& plan,
+              const rewrite::BatchOptions& bo, const std::string& operation) {
+  std::optional<rewrite::StateDir> state;
+  if (!o.state.empty()) {
+    auto s = rewrite::StateDir::open(o.state, operation);
+    if (!s) return report(s.error());
+    state.emplace(s.take());
+  }
+  std::unique_ptr<LineSink> sink;
+  if (o.format == "jsonl") {
+    auto s = LineSink::open("");
+    if (!s) return report(s.error());
+    sink = s.take();
+  }
+  rewrite::BatchReport all;
+  all.operation = operation;
+  all.dry_run = o.dry_run;
+  size_t index = 0;
+  int code = analyze::run_units(
+      units.units, units.total, units.shard, "rewrite", operation,
+      [&](const criu::Unit& unit, analyze::UnitRecord& rec) {
+        bool resumed = false;
+        rewrite::UnitResult u;
+        if (state) {
+          u = state->run(unit, plan, bo, resumed);
+        } else {
+          auto r = rewrite::run_batch({unit.path}, plan, bo, operation);
+          u = r.units.front();
+        }
+        if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";
+        rewrite::fill_rewrite(rec, u);
+        rec.resumed = resumed;
+        all.units.push_back(std::move(u));
+      },
+      [&](const analyze::UnitRecord& rec) {
+        ++index;
+        if (sink) sink->write(analyze::to_jsonl(rec));
+        else if (units.units.size() > 1)
+          std::cerr << rewrite::progress_line(index, units.units.size(), all.units.back())
+                    << (rec.resumed ? " (done by an earlier run)" : "") << "\n";
+      });
+  if (sink) {
+    auto st = sink->close();
+    return st ? code : report(st.error());
+  }
+  int rc = emit(o.format == "json" ? rewrite::render_json(all) : rewrite::render_text(all), "");
+  return rc != kExitOk ? rc : code;
 }
 
 // Progress on stderr for batches, the report on stdout, one stderr line per failed input.
@@ -42,9 +99,15 @@ int run(const CommonOpts& o, const rewrite::Planner& plan, const std::string& op
     if (n > 1) std::cerr << rewrite::progress_line(i, n, u) << "\n";
     else if (u.error) std::cerr << "vdsokit: " << u.error->str() << "\n";
   };
+  if (!o.state.empty() && (o.dry_run || !o.output.empty()))
+    return report(usage_error("--state records what a run wrote in place: not with --dry-run or --output"));
   auto units = shard_inputs(o.inputs, o.shard);
   if (!units) return report(units.error());
-  auto r = rewrite::run_batch(unit_paths(*units), plan, bo, operation);
+  if (o.format == "jsonl" || !o.state.empty()) {
+    bo.progress = nullptr;
+    return run_units(o, *units, plan, bo, operation);
+  }
+  auto r = rewrite::run_batch(units->paths(), plan, bo, operation);
   if (!o.output.empty() && !r.units.empty() && r.units.front().kind != "archive")
     return report(usage_error("--output applies to an archive input, not to " + r.units.front().input));
   if (r.units.size() > 1)

@@ -49,6 +49,8 @@ void run_directory(const Unit& unit, const Planner& plan, const BatchOptions& op
     u.status = "would-rewrite";
     return;
   }
+  if (opts.before_write)
+    if (auto st = opts.before_write(u); !st) return fail(u, st.error());
   Transaction t;
   for (auto& e : p->edits) {
     std::string path = (fs::path(unit.input) / e.file).string();
@@ -97,6 +99,8 @@ void run_archive(const Unit& unit, const Planner& plan, const BatchOptions& opts
     u.status = replace.empty() ? "unchanged" : "would-rewrite";
     return;
   }
+  if (opts.before_write)
+    if (auto st = opts.before_write(u); !st) return fail(u, st.error());
   auto st = rewrite_archive(*unit.ar, replace, u.output);
   if (!st) return fail(u, st.error());
   u.status = replace.empty() ? "unchanged" : "rewritten";

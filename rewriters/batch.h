@@ -38,6 +38,9 @@ struct BatchOptions {
   bool dry_run = false;
   std::string output;            // a single archive input: write the new archive here instead
   unsigned jobs = 0;             // units planned and written at once (0: one per core); the planner must be thread-safe
+  // Called once a unit is planned and about to be written (never on dry runs), with its files filled
+  // in; an error refuses the unit and nothing is written (rewriters/state.h records it here).
+  std::function<Status(const UnitResult& planned)> before_write;
   // Called after each unit (index from 1) for progress lines.
   std::function<void(size_t index, size_t total, const UnitResult&)> progress;
 };

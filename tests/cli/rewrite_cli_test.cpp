@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -150,4 +151,62 @@ TEST_CASE("rewrite pagemap of a .tar.zst with a 96 MiB pages file streams it: pe
   auto ins = test::run_vdsokit({"inspect", "--format", "json", tmp / "big.tar.zst"});
   CHECK(ins.code == 0);
   CHECK(ins.out.find("\"4.1\"") != std::string::npos);
+}
+
+TEST_CASE("rewrite --shard --format jsonl --state: two shards, a re-run resumes, report equals a single run") {
+  test::TempDir tmp;
+  for (const char* set : {"host-vdsoloop", "xk-5.10.0-46-amd64", "xk-6.12.117+deb13-amd64", "host-sleep"})
+    test::copy_dir(test::fixture(std::string(set) + "/images"), tmp / "store/" + set);
+  fs::copy_file(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar"), tmp / "store.tar");
+  auto rewrite = [&](const std::string& shard, const std::string& out) {
+    auto r = test::run_vdsokit({"rewrite", "pagemap", "--to", "4.1", tmp / "store", tmp / "store.tar", "--format", "jsonl",
+                                "--state", tmp / "state", "--shard", shard});
+    CHECK(r.code == 0);
+    test::write_bytes(tmp / out, std::vector<uint8_t>(r.out.begin(), r.out.end()));
+    return r;
+  };
+  auto a = rewrite("0/2", "a.jsonl");
+  auto b = rewrite("1/2", "b.jsonl");
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  CHECK(lines(a.out) + lines(b.out) == 5);
+  // Shard 1 again (a resubmitted task): everything is done, nothing is written, results are resumed.
+  auto again = rewrite("1/2", "b2.jsonl");
+  CHECK(again.out.find("\"resumed\":false") == std::string::npos);
+  auto rep = test::run_vdsokit({"report", tmp / "a.jsonl", tmp / "b.jsonl", tmp / "b2.jsonl", "--format", "json"});
+  CHECK(rep.code == 0);
+  auto j = nlohmann::json::parse(rep.out);
+  CHECK(j["summary"]["by_status"]["rewritten"] == 5);
+  CHECK(j["summary"]["rewritten_twice"].empty());
+  CHECK(j["run"]["superseded"] == lines(b.out));
+  auto text = test::run_vdsokit({"report", tmp / "a.jsonl"});
+  CHECK(text.code == 3);   // shard 1 missing
+  CHECK(text.out.find("missing: ") != std::string::npos);
+  auto junit = test::run_vdsokit({"report", tmp / "a.jsonl", tmp / "b.jsonl", "--format", "junit"});
+  CHECK(junit.out.find("tests=\"5\"") != std::string::npos);
+  // Usage: --state with --dry-run.
+  CHECK(test::run_vdsokit({"rewrite", "pagemap", "--to", "4.1", tmp / "store", "--state", tmp / "state", "-n"}).code == 2);
+}
+
+TEST_CASE("check --format jsonl over 3 shards: report gives the single run's summary and exit code") {
+  test::TempDir tmp;
+  std::vector<std::string> files;
+  for (int k = 0; k < 3; ++k) {
+    std::string out = tmp / ("c" + std::to_string(k) + ".jsonl");
+    auto r = test::run_vdsokit({"check", test::fixtures(), "--target", "6.12.117+deb13-cloud-amd64", "--format", "jsonl",
+                                "--shard", std::to_string(k) + "/3", "-o", out});
+    CHECK(r.code <= 1);
+    files.push_back(out);
+  }
+  auto single = test::run_vdsokit({"check", test::fixtures(), "--target", "6.12.117+deb13-cloud-amd64", "--format", "json"});
+  std::vector<std::string> args{"report", "--format", "json"};
+  args.insert(args.end(), files.begin(), files.end());
+  auto rep = test::run_vdsokit(args);
+  CHECK(rep.code == single.code);
+  auto j = nlohmann::json::parse(rep.out);
+  auto s = nlohmann::json::parse(single.out);
+  CHECK(j["summary"]["units"] == s["image_sets"].size());
+  std::vector<nlohmann::json> merged_sets, single_sets(s["image_sets"].begin(), s["image_sets"].end());
+  for (const auto& u : j["units"])
+    for (const auto& set : u["detail"]) merged_sets.push_back(set);
+  CHECK(merged_sets == single_sets);   // the same per-set results, in the same order
 }
