@@ -12,7 +12,9 @@ DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doct
 # gcc-multilib lets the live tests build a 32-bit child; python3 parses JUnit/SVG output in the CLI tests.
 # mmdebstrap builds the private roots with Debian's CRIU 4.1.x/4.2.x that the e2e tests restore with
 # (scripts/criu-roots.sh, cached outside the tree in $(CRIU_CACHE)).
-DEB_TEST  = criu gcc-multilib python3 mmdebstrap
+# slurm-wlm (slurmctld, slurmd, client) and munge run the single-node Slurm cluster of the
+# slurm_array test (tests/slurm/; installing them starts no service).
+DEB_TEST  = criu gcc-multilib python3 mmdebstrap slurm-wlm munge
 # Bench-only dependencies (`make bench`, bench/ratios.py): the real baselines of issue 11, Debian's
 # pycriu/crit (criu, python3-protobuf) and zstd; hyperfine for ad-hoc comparisons.
 DEB_BENCH = criu python3 python3-protobuf zstd hyperfine

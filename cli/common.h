@@ -79,5 +79,6 @@ void add_selftest(CLI::App& app, Context& ctx); // cli/selftest.cpp
 void add_rewrite(CLI::App& app, Context& ctx);  // cli/rewrite.cpp: pagemap, vvar, exports
 void add_fixup(CLI::App& app, Context& ctx);    // cli/fixup.cpp
 void add_report(CLI::App& app, Context& ctx);   // cli/report.cpp: merged shard outputs
+void add_batch(CLI::App& app, Context& ctx);    // cli/batch.cpp: batch slurm
 
 }  // namespace vk::cli

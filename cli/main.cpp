@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_rewrite(app, ctx);
   add_fixup(app, ctx);
   add_report(app, ctx);
+  add_batch(app, ctx);
   add_docs(app, ctx);   // last: completion and man pages cover every subcommand above
   // CRIU runs an --action-script by exec'ing its path without a shell (Debian 4.2.1: execvp of
   // "vdsokit fixup" fails with ENOENT), so the fixup needs a program name of its own: invoked as
