@@ -271,12 +271,54 @@ def lines(path):
     return [l for l in data.split(b"\n")[:-1] if l.strip()]
 
 
+def bench(a):
+    """Throughput of the array against one process (not a test: prints numbers)."""
+    vdsokit = os.path.abspath(a.vdsokit)
+    work = os.path.abspath(a.work)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    cluster = Cluster(os.path.join(work, "cluster"))
+    try:
+        store = os.path.join(work, "store")
+        inputs = make_store(a.fixtures, store)
+        make_store(a.fixtures, os.path.join(work, "pristine"))
+        cluster.start()
+        command = ["rewrite", "pagemap", "--to", "4.1"] + inputs
+        t = time.time()
+        r = run([vdsokit, "batch", "slurm", "--dir", os.path.join(work, "job"), "--tasks", str(TASKS), "--submit", "--"]
+                + command, env=cluster.env)
+        cluster.wait_job(r.stdout.strip())
+        array_wall = time.time() - t
+        out = os.path.join(work, "job", "out")
+        merged, _ = report(vdsokit, [os.path.join(out, f) for f in os.listdir(out)])
+        os.rename(store, os.path.join(work, "store.array"))
+        os.rename(os.path.join(work, "pristine"), store)
+        t = time.time()
+        with open(os.path.join(work, "single.jsonl"), "w") as f:
+            subprocess.run([vdsokit] + command + ["--format", "jsonl", "--state", os.path.join(work, "state1")],
+                           stdout=f, check=False)
+        single_wall = time.time() - t
+        n = merged["summary"]["units"]
+        print(f"units {n}: one process {single_wall:.2f} s ({n / single_wall:.0f} units/s); "
+              f"4-task array {array_wall:.2f} s submit to done ({n / array_wall:.0f} units/s), "
+              f"{merged['run']['wall_seconds']:.2f} s first unit to last ({n / merged['run']['wall_seconds']:.0f} units/s), "
+              f"busy {merged['run']['busy_seconds']:.2f} s")
+        return 0
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vdsokit", required=True)
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--bench", action="store_true",
+                    help="no kill: time the 4-task array against one process on the same store and print both")
     a = ap.parse_args()
+    if a.bench:
+        return bench(a)
     vdsokit = os.path.abspath(a.vdsokit)
     work = os.path.abspath(a.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -350,7 +392,18 @@ def main():
         rerun_busy = sum(x["seconds"] for x in rerun)
         log(f"resubmitted task {victim} as job {job2}: {len(rerun)} units, {resumed} taken from the state, "
             f"{redone} done now; {rerun_wall:.1f} s wall, {rerun_busy:.2f} s busy")
-        assert resumed >= killed_at - 1, "units finished before the kill were not skipped"
+        done_before = set()
+        for l in lines(killed_out):
+            try:
+                x = json.loads(l)
+            except ValueError:
+                continue   # a torn last line
+            if x["status"] == "rewritten":
+                done_before.add(x["key"])
+        skipped = {x["key"] for x in rerun if x["resumed"]}
+        # Every unit the killed attempt reported rewritten is skipped; at most one more (rewritten, its
+        # record not yet written when the kill came) is recognised as completed from its pending state.
+        assert done_before <= skipped and len(skipped - done_before) <= 1, (sorted(done_before), sorted(skipped))
 
         files = [os.path.join(out, f) for f in sorted(os.listdir(out))]
         merged, merged_rc = report(vdsokit, files)
