@@ -86,7 +86,8 @@ TEST_CASE("state: a kill after the files were replaced but before `done` (synthe
   rec["phase"] = "pending";
   rec.erase("after");
   rec["before"] = nlohmann::json::array({{{"file", before->file}, {"size", before->size}, {"mtime_ns", before->mtime_ns}, {"sha256", before->sha256}}});
-  test::write_bytes(st->record_path(s.unit.key), std::vector<uint8_t>(rec.dump().begin(), rec.dump().end()));
+  std::string text = rec.dump();
+  test::write_bytes(st->record_path(s.unit.key), std::vector<uint8_t>(text.begin(), text.end()));
   auto again = run(*st, s.unit, resumed);
   CHECK(again.status == "rewritten");
   CHECK(resumed);
@@ -105,7 +106,8 @@ TEST_CASE("state: a kill before the files were replaced (synthetic pending recor
                      {"unit", s.unit.path}, {"phase", "pending"},
                      {"before", {{{"file", before->file}, {"size", before->size}, {"mtime_ns", before->mtime_ns}, {"sha256", before->sha256}}}},
                      {"result", {{"status", "rewritten"}}}};
-  test::write_bytes(st->record_path(s.unit.key), std::vector<uint8_t>(rec.dump().begin(), rec.dump().end()));
+  std::string text = rec.dump();
+  test::write_bytes(st->record_path(s.unit.key), std::vector<uint8_t>(text.begin(), text.end()));
   bool resumed = true;
   auto u = run(*st, s.unit, resumed);
   CHECK(u.status == "rewritten");
