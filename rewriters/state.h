@@ -8,6 +8,8 @@
 //   pending  written before the unit's files are replaced: the identity (size, mtime, SHA-256) of each
 //            file about to change;
 //   done     written after: the identity of each changed file as it now is, the status and the report.
+//            (pending is fsynced before the files are replaced; done is renamed without an fsync:
+//            a crash that loses it leaves pending, which the re-run resolves as below.)
 // A re-run, per unit of its shard:
 //   done, files still as recorded (size and mtime, else SHA-256)  -> skipped; its recorded result is
 //                                                                     reported with "resumed"
