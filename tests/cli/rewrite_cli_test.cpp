@@ -210,3 +210,21 @@ TEST_CASE("check --format jsonl over 3 shards: report gives the single run's sum
     for (const auto& set : u["detail"]) merged_sets.push_back(set);
   CHECK(merged_sets == single_sets);   // the same per-set results, in the same order
 }
+
+TEST_CASE("inspect --format jsonl: a unit that cannot be read is an error record and the others still come") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "empty");
+  auto r = test::run_vdsokit({"inspect", test::fixture("host-sleep/images"), tmp / "empty",
+                              test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.zst"), "--format", "jsonl", "-o", tmp / "i.jsonl"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("no CRIU image set") != std::string::npos);
+  auto rep = test::run_vdsokit({"report", tmp / "i.jsonl", "--format", "json"});
+  CHECK(rep.code == 3);
+  auto j = nlohmann::json::parse(rep.out);
+  REQUIRE(j["units"].size() == 3);
+  CHECK(j["units"][0]["status"] == "ok");
+  CHECK(j["units"][1]["status"] == "error");
+  CHECK(j["units"][2]["status"] == "ok");
+  CHECK(j["units"][2]["detail"][0]["input"].get<std::string>().ends_with("host-vdsoloop.tar.zst:checkpoint"));
+  CHECK(j["summary"]["missing"].empty());
+}
