@@ -1,4 +1,5 @@
 #include "analyzers/check.h"
+#include "formats/common/text.h"
 
 #include <algorithm>
 #include <sstream>
@@ -149,7 +150,7 @@ std::string source_line(const ordered_json& s) {
 
 }  // namespace
 
-std::string render_check_json(const std::vector<SetCheck>& checks) { return checks_json(checks).dump(2) + "\n"; }
+std::string render_check_json(const std::vector<SetCheck>& checks) { return dump_json(checks_json(checks), 2) + "\n"; }
 
 std::string render_check_yaml(const std::vector<SetCheck>& checks) { return json_to_yaml(checks_json(checks)); }
 

@@ -3,6 +3,7 @@
 // alternatives patched at boot, kernel-corpus.md "Carving"; CRIU trampolines, vdso-restore.md §6.4),
 // then symbol-layout similarity.
 #include "analyzers/identify.h"
+#include "formats/common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -341,7 +342,7 @@ std::string render_text(const std::vector<Identification>& ids) {
 std::string render_json(const std::vector<Identification>& ids) {
   auto a = nlohmann::ordered_json::array();
   for (const auto& id : ids) a.push_back(to_json(id));
-  return nlohmann::ordered_json{{"schema", "vdsokit.identify/1"}, {"results", a}}.dump(2) + "\n";
+  return dump_json(nlohmann::ordered_json{{"schema", "vdsokit.identify/1"}, {"results", a}}, 2) + "\n";
 }
 
 std::string render_yaml(const std::vector<Identification>& ids) {

@@ -1,4 +1,5 @@
 #include "analyzers/inspect.h"
+#include "formats/common/text.h"
 
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/reflection.h>
@@ -128,6 +129,15 @@ Expected<Process> inspect_process(const criu::ImageSet& set, const img::pstree_e
   const Vma& v = p.vdso_vmas.back();
   p.ehdr_matches_vdso = p.auxv.sysinfo_ehdr && *p.auxv.sysinfo_ehdr == v.start;
 
+  // A vDSO is a few pages (docs/vdso-restore.md); a larger VMA is refused before any page is read.
+  if (v.size() > vdso::kMaxVdsoBytes) {
+    uint64_t at = 0;
+    if (auto mm_img = criu::open_image(set.tree(), criu::mm_file(p.pid), criu::kMaxMessageImageBytes); mm_img && !mm_img->entries.empty())
+      at = mm_img->entries[0].offset;
+    return bad_input_at(set.tree().name() + "/" + criu::mm_file(p.pid), at,
+                        "vDSO VMA " + hex(v.start) + "-" + hex(v.end) + " is " + std::to_string(v.size()) +
+                            " bytes, more than the " + std::to_string(vdso::kMaxVdsoBytes) + " a vDSO can be");
+  }
   VK_TRY(store, pages::PageStore::open(set, p.pid));
   VK_TRY(read, store.read(v.start, v.size()));
   for (const auto& o : read.origins)
@@ -330,7 +340,7 @@ ordered_json to_json(const SetReport& r) {
 std::string render_json(const std::vector<SetReport>& reports) {
   ordered_json all = ordered_json::array();
   for (const auto& r : reports) all.push_back(to_json(r));
-  return ordered_json{{"schema", "vdsokit.inspect/1"}, {"image_sets", all}}.dump(2) + "\n";
+  return dump_json(ordered_json{{"schema", "vdsokit.inspect/1"}, {"image_sets", all}}, 2) + "\n";
 }
 
 namespace {
@@ -366,7 +376,8 @@ void emit_yaml(YAML::Emitter& out, const ordered_json& j) {
 
 std::string json_to_yaml(const ordered_json& j) {
   YAML::Emitter out;
-  emit_yaml(out, j);
+  out.SetOutputCharset(YAML::EscapeNonAscii);   // ASCII only, like the JSON: no raw control character
+  emit_yaml(out, utf8_clean(j));   // one string policy for JSON and YAML (formats/common/text.h)
   return std::string(out.c_str()) + "\n";
 }
 

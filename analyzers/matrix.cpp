@@ -1,4 +1,5 @@
 #include "analyzers/matrix.h"
+#include "formats/common/text.h"
 
 #include <algorithm>
 #include <map>
@@ -155,7 +156,7 @@ std::string render_matrix_json(const std::vector<Matrix>& ms) {
       }
     all.push_back(ordered_json{{"abi", m.abi}, {"restorer", m.restorer}, {"ids", m.ids}, {"cells", cells}});
   }
-  return ordered_json{{"schema", "vdsokit.matrix/1"}, {"matrices", all}}.dump(1) + "\n";
+  return dump_json(ordered_json{{"schema", "vdsokit.matrix/1"}, {"matrices", all}}, 1) + "\n";
 }
 
 std::string render_matrix_svg(const std::vector<Matrix>& ms) {

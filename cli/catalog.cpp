@@ -1,5 +1,6 @@
 // vdsokit catalog list|show|verify|add|import-deb|rebuild (docs/catalog.md, docs/cli.md)
 #include <algorithm>
+#include "formats/common/text.h"
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -77,7 +78,7 @@ std::string render_entries(const std::vector<const Entry*>& es, const std::strin
     auto a = ojson::array();
     for (const auto* e : es) a.push_back(entry_json(*e, detail));
     ojson doc{{"schema", "vdsokit-catalog/1"}, {"entries", a}};
-    return format == "json" ? doc.dump(2) + "\n" : analyze::json_to_yaml(doc);
+    return format == "json" ? dump_json(doc, 2) + "\n" : analyze::json_to_yaml(doc);
   }
   std::ostringstream o;
   if (!detail) {

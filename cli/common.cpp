@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include "formats/common/text.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -24,7 +25,12 @@ CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<st
   return cmd.add_option("--format", format, "Output format: " + list)->check(CLI::IsMember(choices))->capture_default_str();
 }
 
-int emit(const std::string& text, const std::string& path) {
+int emit(const std::string& raw, const std::string& path) {
+  // Every report passes here: control bytes and invalid UTF-8 quoted from an input never reach the
+  // terminal or the file raw (JSON/YAML are already clean; formats/common/text.h).
+  std::string escaped;
+  if (!is_printable_text(raw)) escaped = printable_text(raw);
+  const std::string& text = escaped.empty() ? raw : escaped;
   if (path.empty() || path == "-") {
     std::cout << text << std::flush;
     return kExitOk;

@@ -1,5 +1,6 @@
 // vdsokit diff A B: symbol and layout changes between two vDSOs, and the verdict for A -> B per restorer.
 #include "analyzers/diff.h"
+#include "formats/common/text.h"
 #include "analyzers/inspect.h"
 #include "cli/common.h"
 
@@ -26,7 +27,7 @@ void add_diff(CLI::App& app, Context& ctx) {
     auto b = analyze::resolve_side(*cat, opts->b, opts->abi);
     if (failed(ctx, b)) return;
     auto d = analyze::diff(*a, *b);
-    std::string text = opts->format == "json"   ? analyze::diff_json(d).dump(2) + "\n"
+    std::string text = opts->format == "json"   ? dump_json(analyze::diff_json(d), 2) + "\n"
                        : opts->format == "yaml" ? analyze::json_to_yaml(analyze::diff_json(d))
                                                 : analyze::render_diff_text(d);
     ctx.exit_code = emit(text, opts->output);

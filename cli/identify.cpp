@@ -60,7 +60,11 @@ void add_identify(CLI::App& app, Context& ctx) {
       if (looks_like_vdso(path)) {
         // A vDSO is a few pages; refuse anything larger instead of reading it whole.
         VK_TRY(bytes, read_file(path, 1 << 20));
-        out.push_back(ident.identify_bytes(path, std::move(bytes), o->top));
+        // A malformed vDSO file is bad input (exit 3 with its offset), not an "unknown" result.
+        VK_TRY(v, vdso::parse(path, std::move(bytes)));
+        auto id = ident.identify(v, o->top);
+        id.input = path;
+        out.push_back(std::move(id));
         return out;
       }
       VK_TRY(sets, criu::open_sets({path}));

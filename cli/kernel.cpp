@@ -7,6 +7,7 @@
 //   Summarises a /proc/self/maps observed under qemu (vvar/vvar_vclock/vdso pages and order) and checks
 //   that the runtime vDSO equals the carved one outside .altinstructions patch sites. Prints JSON.
 #include <filesystem>
+#include "formats/common/text.h"
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -99,7 +100,7 @@ int carve(const std::string& input, const std::string& out_dir, const std::vecto
   doc["abis"] = ojson::array();
   for (const auto& v : r->images) doc["abis"].push_back(v.abi);
   doc["vdso"] = imgs;
-  auto st = write_text((std::filesystem::path(out_dir) / "build.json").string(), doc.dump(2) + "\n");
+  auto st = write_text((std::filesystem::path(out_dir) / "build.json").string(), dump_json(doc, 2) + "\n");
   if (!st) return report(st.error());
   return kExitOk;
 }
@@ -203,7 +204,7 @@ int layout(const std::string& obs_dir, const std::string& carved_dir, const std:
   if (abis.empty()) return report(bad_input(obs_dir, "no <abi>.maps observed"));
   doc["equal_outside_patch_sites"] = all_equal;
   doc["abis"] = abis;
-  return emit(doc.dump(2) + "\n", out);
+  return emit(dump_json(doc, 2) + "\n", out);
 }
 
 int extract_vmlinuz(const std::string& deb, const std::string& out) {

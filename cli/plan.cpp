@@ -6,6 +6,7 @@
 // is the runtime's own form (vk_rt_plan_format, '#' comments explain each entry); JSON adds the
 // per-entry facts. Exit 1 when some function cannot be redirected (docs/cli.md).
 #include <iostream>
+#include "formats/common/text.h"
 
 #include "analyzers/inspect.h"
 #include "analyzers/runtime_plan.h"
@@ -124,7 +125,7 @@ int run_plan(const PlanOpts& o) {
   if (plan->check_code)
     return report(bad_input(o.vdso.empty() ? o.image : o.vdso,
                             std::string("the plan does not fit the target layout: ") + vk_rt_strerror(plan->check_code)));
-  std::string text = o.format == "json" ? analyze::to_json(*plan).dump(2) + "\n" : analyze::render_text(*plan);
+  std::string text = o.format == "json" ? dump_json(analyze::to_json(*plan), 2) + "\n" : analyze::render_text(*plan);
   int rc = emit(text, o.output);
   if (rc) return rc;
   return plan->has_findings() ? kExitFindings : kExitOk;

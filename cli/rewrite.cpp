@@ -140,7 +140,7 @@ void add_rewrite(CLI::App& app, Context& ctx) {
     }
     rewrite::PagemapSchema schema = *to;
     ctx.exit_code = run(*pm, [schema](const criu::ImageSet& set, const std::string&) {
-      return rewrite::plan_pagemap(set.tree(), schema);
+      return rewrite::plan_pagemap(set, schema);
     }, "pagemap --to " + pm->to);
   });
 

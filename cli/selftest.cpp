@@ -13,6 +13,7 @@
 //   mark     read the stopped child from outside and show that CRIU's next dump would find the V3
 //            mark and drop the runtime pair (analyzers/mark, §5.3).
 #include <fcntl.h>
+#include "formats/common/text.h"
 #include <signal.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -555,7 +556,7 @@ int run_selftest(const std::string& format, const std::vector<std::string>& cata
     s["clock_gettime_ns_median"] = median(vcalls);
     s["syscall_ns_median"] = median(scalls);
     j["summary"] = s;
-    std::cout << j.dump(2) << "\n";
+    std::cout << dump_json(j, 2) << "\n";
   } else {
     std::ostringstream o;
     o << "vdsokit selftest on Linux " << u.release << " (" << layout_line(host->layout) << ")\n";

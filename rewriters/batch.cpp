@@ -1,4 +1,5 @@
 #include "rewriters/batch.h"
+#include "formats/common/text.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "formats/criu/inputs.h"
 #include "rewriters/archive_writer.h"
 #include "rewriters/transaction.h"
+#include "formats/common/atomic.h"
 
 namespace vk::rewrite {
 
@@ -27,6 +29,21 @@ struct Unit {
 
 std::string join_member(const std::string& folder, const std::string& file) { return folder.empty() ? file : folder + "/" + file; }
 
+// Removes .NAME.vk-XXXXXX files beside `path` (NAME = its file name): the temporaries of earlier runs
+// writing it. Only regular files of exactly that pattern; the caller holds the directory's lock.
+size_t remove_stale_temps_of(const std::string& path) {
+  std::string prefix = "." + fs::path(path).filename().string() + ".vk-";
+  size_t removed = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(directory_of(path), ec)) {
+    std::string n = e.path().filename().string();
+    if (n.size() == prefix.size() + 6 && n.rfind(prefix, 0) == 0 && is_temp_name(n) && e.is_regular_file(ec) &&
+        !e.is_symlink(ec) && fs::remove(e.path(), ec))
+      ++removed;
+  }
+  return removed;
+}
+
 void fail(UnitResult& u, const Error& e) {
   u.status = e.exit_code == kExitBadInput || e.exit_code == kExitUsage ? "error" : "refused";
   u.error = e;
@@ -35,11 +52,25 @@ void fail(UnitResult& u, const Error& e) {
 }
 
 void run_directory(const Unit& unit, const Planner& plan, const BatchOptions& opts, UnitResult& u) {
+  // One run at a time per directory; then finish what a killed run committed and remove what it left
+  // uncommitted (rewriters/transaction.h), before the set is read.
+  auto lock = DirLock::acquire(unit.input);
+  if (!lock) return fail(u, lock.error());
+  if (opts.dry_run && has_journal(unit.input))
+    return fail(u, bad_input(unit.input + "/" + kJournalName,
+                             "an interrupted rewrite is committed but not finished here; run without --dry-run to finish it"));
+  if (!opts.dry_run) {
+    size_t removed = 0;
+    bool journal = has_journal(unit.input);
+    if (auto st = recover(unit.input, &removed); !st) return fail(u, st.error());
+    if (journal) u.notes.push_back("finished a rewrite that an earlier run committed but did not complete");
+    if (removed) u.notes.push_back("removed " + std::to_string(removed) + " temporary file(s) left by an interrupted run");
+  }
   auto set = criu::ImageSet::open(unit.tree);
   if (!set) return fail(u, set.error());
   auto p = plan(*set, unit.input);
   if (!p) return fail(u, p.error());
-  u.notes = p->notes;
+  u.notes.insert(u.notes.end(), p->notes.begin(), p->notes.end());
   for (const auto& e : p->edits) u.files.push_back({(fs::path(unit.input) / e.file).string(), e.detail});
   if (p->edits.empty()) {
     u.status = "unchanged";
@@ -51,7 +82,7 @@ void run_directory(const Unit& unit, const Planner& plan, const BatchOptions& op
   }
   if (opts.before_write)
     if (auto st = opts.before_write(u); !st) return fail(u, st.error());
-  Transaction t;
+  Transaction t(unit.input);
   for (auto& e : p->edits) {
     std::string path = (fs::path(unit.input) / e.file).string();
     if (e.patches.empty()) t.stage(path, std::move(e.bytes));
@@ -101,6 +132,13 @@ void run_archive(const Unit& unit, const Planner& plan, const BatchOptions& opts
   }
   if (opts.before_write)
     if (auto st = opts.before_write(u); !st) return fail(u, st.error());
+  // Temporaries of the destination that killed runs left beside it (.NAME.vk-XXXXXX, up to the
+  // archive's size each; issue 12, D18) go first, under the directory's lock.
+  std::string dest_dir = directory_of(u.output);
+  auto lock = DirLock::acquire(dest_dir);
+  if (!lock) return fail(u, lock.error());
+  size_t removed = remove_stale_temps_of(u.output);
+  if (removed) u.notes.push_back("removed " + std::to_string(removed) + " temporary file(s) left by an interrupted run");
   auto st = rewrite_archive(*unit.ar, replace, u.output);
   if (!st) return fail(u, st.error());
   u.status = replace.empty() ? "unchanged" : "rewritten";
@@ -165,7 +203,7 @@ BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& pla
 
 std::string progress_line(size_t index, size_t total, const UnitResult& u) {
   // The error itself follows as its own one-line message (docs/cli.md "Errors").
-  return "[" + std::to_string(index) + "/" + std::to_string(total) + "] " + u.input + ": " + u.status;
+  return "[" + std::to_string(index) + "/" + std::to_string(total) + "] " + printable(u.input) + ": " + u.status;
 }
 
 std::string render_text(const BatchReport& r) {
@@ -216,7 +254,7 @@ std::string render_json(const BatchReport& r) {
   }
   j["inputs"] = units;
   j["summary"] = summary;
-  return j.dump(2) + "\n";
+  return dump_json(j, 2) + "\n";
 }
 
 }  // namespace vk::rewrite

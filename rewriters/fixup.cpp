@@ -1,4 +1,5 @@
 #include "rewriters/fixup.h"
+#include "formats/common/text.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -409,7 +410,7 @@ std::string render_json(const FixupReport& r) {
     ps.push_back(o);
   }
   j["processes"] = ps;
-  return j.dump(2) + "\n";
+  return dump_json(j, 2) + "\n";
 }
 
 }  // namespace vk::rewrite

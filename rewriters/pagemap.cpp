@@ -70,16 +70,6 @@ Expected<std::optional<std::string>> convert_entry(const criu::Entry& e, size_t 
   return std::optional<std::string>(wire::join(out));
 }
 
-bool same_runs(const criu::Pagemap& a, const criu::Pagemap& b) {
-  if (a.pages_id != b.pages_id || a.runs.size() != b.runs.size()) return false;
-  for (size_t i = 0; i < a.runs.size(); ++i) {
-    const auto &x = a.runs[i], &y = b.runs[i];
-    if (x.vaddr != y.vaddr || x.nr_pages != y.nr_pages || x.flags != y.flags || x.pages_offset != y.pages_offset)
-      return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Expected<PagemapSchema> parse_pagemap_schema(const std::string& s) {
@@ -95,28 +85,65 @@ Expected<PagemapConversion> convert_pagemap(const criu::Image& img, PagemapSchem
   VK_TRY(before, criu::parse_pagemap(img));
   PagemapConversion c;
   c.entries = before.runs.size();
-  criu::Image out = img;
-  for (size_t i = 1; i < img.entries.size(); ++i) {
-    VK_TRY(payload, convert_entry(img.entries[i], i - 1, img.name, to));
-    if (!payload) continue;
-    out.entries[i].payload = std::move(*payload);
-    ++c.changed;
+  // The new file is written straight from the old entries and the converted payloads, without a
+  // second Image in memory (an image may hold a million entries; issue 12, 256 MiB per input).
+  std::vector<uint8_t> out;
+  auto put_le32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+  };
+  // Sized from the real entries: a converted entry differs by at most 11 bytes (field 5's tag and varint).
+  size_t estimate = 8;
+  for (const auto& e : img.entries) estimate += 4 + e.payload.size() + 11;
+  out.reserve(estimate);
+  if (img.head) put_le32(img.head);
+  put_le32(img.magic);
+  for (size_t i = 0; i < img.entries.size(); ++i) {
+    std::optional<std::string> payload;
+    if (i > 0) {
+      VK_TRY(p, convert_entry(img.entries[i], i - 1, img.name, to));
+      payload = std::move(p);
+    }
+    const std::string& bytes = payload ? *payload : img.entries[i].payload;
+    if (payload) {
+      ++c.changed;
+      // Re-read what will be written: the same run (vaddr, count, flags), now in the target schema.
+      img::pagemap_entry e;
+      if (!e.ParseFromString(*payload))
+        return bad_input_at(img.name, img.entries[i].offset, "internal error: the converted entry does not parse; nothing written");
+      const auto& r = before.runs[i - 1];
+      uint64_t n = e.has_nr_pages() ? e.nr_pages() : e.compat_nr_pages();
+      bool in_parent = e.has_in_parent() && e.in_parent();
+      uint32_t flags = e.has_flags() ? e.flags() : 0;
+      if (in_parent) flags |= criu::kPeParent;
+      else if (!e.has_flags()) flags = criu::kPePresent;
+      if (e.vaddr() != r.vaddr || n != r.nr_pages || flags != r.flags || e.has_nr_pages() != (to == PagemapSchema::V42))
+        return bad_input_at(img.name, img.entries[i].offset, "internal error: the converted entry reads differently; nothing written");
+    }
+    put_le32(static_cast<uint32_t>(bytes.size()));
+    out.insert(out.end(), bytes.begin(), bytes.end());
   }
   if (c.changed == 0) return c;
-  auto bytes = criu::write_image(out);
-  // Re-read what will be written: the same runs, every one now in the target schema.
-  VK_TRY(reparsed_img, criu::parse_image(img.name, bytes));
-  VK_TRY(after, criu::parse_pagemap(reparsed_img));
-  if (!same_runs(before, after))
-    return bad_input(img.name, "internal error: the converted pagemap reads differently; nothing written");
-  for (const auto& r : after.runs)
-    if (r.count_in_field5 != (to == PagemapSchema::V42))
-      return bad_input_at(img.name, r.file_offset, "internal error: entry not in the " + std::string(pagemap_schema_name(to)) + " schema");
-  c.bytes = std::move(bytes);
+  c.bytes = std::move(out);
   return c;
 }
 
-Expected<SetPlan> plan_pagemap(const Tree& tree, PagemapSchema to) {
+Expected<SetPlan> plan_pagemap(const criu::ImageSet& set, PagemapSchema to) {
+  const Tree& tree = set.tree();
+  // The set as CRIU will read it: a pagemap for each process (a missing one, or one that is a
+  // directory, link or FIFO, was reported "unchanged" before), and mm/core that parse (a malformed
+  // one was reported "rewritten": issue 12, D16).
+  for (const auto& ps : set.pstree()) {
+    for (uint32_t tid : ps.threads()) VK_CHECK(set.core(tid));
+    // A zombie (task_state 3, docs/criu-images.md §8 dict fields) has a core image but no memory.
+    VK_TRY(core, set.core(ps.pid()));
+    if (core.has_tc() && core.tc().task_state() == 3) continue;
+    std::string pm = criu::pagemap_file(ps.pid());
+    if (auto type = tree.file_type(pm); type != "regular")
+      return bad_input(tree.name() + "/" + pm, type == "missing" ? "missing: process " + std::to_string(ps.pid()) +
+                                                                      " of pstree.img has no pagemap"
+                                                                : "is a " + type + ", not a regular file");
+    VK_CHECK(set.mm(ps.pid()));
+  }
   SetPlan plan;
   size_t seen = 0;
   for (const auto& file : tree.files()) {

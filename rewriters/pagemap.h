@@ -10,6 +10,7 @@
 #include "formats/common/error.h"
 #include "formats/common/source.h"
 #include "formats/criu/image.h"
+#include "formats/criu/imageset.h"
 #include "rewriters/plan.h"
 
 namespace vk::rewrite {
@@ -28,7 +29,9 @@ struct PagemapConversion {
 // every other field keeps its bytes and place. Refuses a count above UINT32_MAX for 4.1.
 Expected<PagemapConversion> convert_pagemap(const criu::Image& img, PagemapSchema to);
 
-// Every pagemap-*.img of the set's folder.
-Expected<SetPlan> plan_pagemap(const Tree& tree, PagemapSchema to);
+// Every pagemap-*.img of the set's folder. The set must be whole: every process of the pstree has a
+// regular pagemap-PID.img, and its mm-PID.img and the core-TID.img of each thread parse; anything
+// else refuses the set (exit 3, naming the file) instead of reporting it converted or unchanged.
+Expected<SetPlan> plan_pagemap(const criu::ImageSet& set, PagemapSchema to);
 
 }  // namespace vk::rewrite

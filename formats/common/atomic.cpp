@@ -49,8 +49,18 @@ Expected<std::string> write_temp_beside(const std::string& path, std::span<const
     if (n < 0) return fail("write failed");
     done += size_t(n);
   }
+  // The replacement keeps the target's owner and group (root rewriting another user's set must not
+  // hand it to root; issue 12, D15), then its permission bits (chown clears set-id bits, so chmod
+  // comes second). When the owner cannot be kept the write is refused rather than changing it.
   struct stat st {};
-  mode_t m = mode ? mode_t(*mode) : ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (exists) {
+    struct stat mine {};
+    if (::fstat(fd, &mine) != 0) return fail("fstat failed");
+    if ((mine.st_uid != st.st_uid || mine.st_gid != st.st_gid) && ::fchown(fd, st.st_uid, st.st_gid) != 0)
+      return fail("cannot keep the file's owner and group (chown)");
+  }
+  mode_t m = mode ? mode_t(*mode) : exists ? (st.st_mode & 07777) : 0644;
   if (::fchmod(fd, m) != 0) return fail("chmod failed");
   if (::fsync(fd) != 0) return fail("fsync failed");
   if (::close(fd) != 0) {
@@ -70,6 +80,26 @@ Status replace_with(const std::string& tmp, const std::string& path) {
 }
 
 Status write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, std::optional<unsigned> mode) {
+  // `-o /dev/null`, `-o /dev/stdout` or a FIFO: a device or pipe is written to, never replaced (a
+  // rename over /dev/null turned it into a regular file for the whole machine).
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return io_error(path, "cannot open for writing");
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Error e = io_error(path, "write failed");
+        ::close(fd);
+        return e;
+      }
+      done += size_t(n);
+    }
+    if (::close(fd) != 0) return io_error(path, "close failed");
+    return Status::ok();
+  }
   VK_TRY(tmp, write_temp_beside(path, bytes, mode));
   return replace_with(tmp, path);
 }

@@ -15,7 +15,8 @@ namespace vk {
 
 // Writes `bytes` to a new temporary file beside `path` (same directory, so the rename is atomic) and
 // fsyncs it. Its mode is `mode`, or else the target's when it exists (CRIU images are often 0600 and
-// must not become world-readable), or else 0644. Returns the temporary's path.
+// must not become world-readable), or else 0644; an existing target's owner and group are kept (or the
+// write fails). The name is .NAME.vk-XXXXXX (rewriters/transaction.h removes stale ones). Returns its path.
 Expected<std::string> write_temp_beside(const std::string& path, std::span<const uint8_t> bytes,
                                         std::optional<unsigned> mode = std::nullopt);
 // Renames `tmp` over `path` (removing `tmp` on failure) and fsyncs the directory.
@@ -23,7 +24,7 @@ Status replace_with(const std::string& tmp, const std::string& path);
 Status fsync_directory(const std::string& dir);
 std::string directory_of(const std::string& path);
 
-// Both steps for one file.
+// Both steps for one file; a character device or FIFO (-o /dev/null) is written to directly instead.
 Status write_file_atomic(const std::string& path, std::span<const uint8_t> bytes, std::optional<unsigned> mode = std::nullopt);
 
 }  // namespace vk

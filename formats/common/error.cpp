@@ -1,4 +1,5 @@
 #include "formats/common/error.h"
+#include "formats/common/text.h"
 
 #include <cstdio>
 
@@ -12,9 +13,10 @@ std::string hex(uint64_t v) {
 
 std::string Error::str() const {
   std::string s;
-  if (!file.empty()) s += "'" + file + "': ";
+  // File names and messages may quote input bytes: never print them raw (formats/common/text.h).
+  if (!file.empty()) s += "'" + printable(file) + "': ";
   if (offset) s += "offset " + hex(*offset) + ": ";
-  return s + message;
+  return s + printable(message);
 }
 
 Error bad_input(std::string file, std::string message) {

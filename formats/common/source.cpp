@@ -120,6 +120,15 @@ class DiskTree final : public Tree {
     auto c = fs::canonical(path_, ec);
     return ec ? path_ : c.string();
   }
+  std::string file_type(const std::string& file) const override {
+    struct stat st {};
+    if (::lstat((fs::path(path_) / file).c_str(), &st) != 0) return "missing";
+    if (S_ISREG(st.st_mode)) return "regular";
+    if (S_ISDIR(st.st_mode)) return "directory";
+    if (S_ISLNK(st.st_mode)) return "symlink";
+    if (S_ISFIFO(st.st_mode)) return "fifo";
+    return "other";
+  }
 
  private:
   std::string path_;
@@ -132,13 +141,18 @@ BlobPtr memory_blob(std::string name, std::vector<uint8_t> bytes) {
 }
 
 Expected<BlobPtr> open_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) for reading would block until a writer appears; the
+  // type is checked on the open descriptor, so nothing can swap the file between check and read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return bad_input(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return bad_input(path, "not a regular file");
+    return bad_input(path, S_ISFIFO(st.st_mode) ? "not a regular file (a FIFO)" : "not a regular file");
   }
+  // Regular files ignore O_NONBLOCK; clear it anyway so reads keep their ordinary meaning.
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   return BlobPtr(std::make_shared<DiskBlob>(path, fd, static_cast<uint64_t>(st.st_size)));
 }
 

@@ -37,6 +37,9 @@ class Tree {
   virtual Expected<std::shared_ptr<const Tree>> follow(const std::string& link) const = 0;
   // A key naming the same folder for loop detection (realpath or archive path).
   virtual std::string identity() const = 0;
+  // What `file` is, without following a link: "regular", "missing", "directory", "symlink", "fifo" or
+  // "other" (rewriters refuse anything but a regular file; issue 12, D16).
+  virtual std::string file_type(const std::string& file) const { return has(file) ? "regular" : "missing"; }
 };
 
 using TreePtr = std::shared_ptr<const Tree>;

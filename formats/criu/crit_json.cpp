@@ -603,20 +603,87 @@ std::string dump_python_json(const nlohmann::ordered_json& j, bool pretty) {
 }
 
 Expected<std::string> image_to_crit_json(const Image& img, const CritOptions& opts) {
-  VK_TRY(tree, image_to_crit_tree(img, opts));
-  return dump_python_json(tree, opts.pretty);
+  // The text dump_python_json(image_to_crit_tree(...)) gives, written entry by entry: the whole tree
+  // costs about 20 times the image for small entries, one entry's tree is tiny (issue 12, memory).
+  if (img.kind() == Kind::Other) return bad_input(img.name, no_schema_message(img.magic));
+  const bool pretty = opts.pretty;
+  std::string out = "{";
+  if (pretty) newline(out, 1);
+  put_string(out, "magic");
+  out += ": ";
+  put_string(out, img.magic == kInventoryMagic ? "INVENTORY" : std::string(magic_name(img.magic)));
+  out += pretty ? "," : ", ";
+  if (pretty) newline(out, 1);
+  put_string(out, "entries");
+  out += ": ";
+  if (img.entries.empty()) {
+    out += "[]";
+  } else {
+    out += '[';
+    for (size_t i = 0; i < img.entries.size(); ++i) {
+      if (i) out += pretty ? "," : ", ";
+      if (pretty) newline(out, 2);
+      auto msg = new_entry(img.magic, i);
+      VK_CHECK(decode_entry(img, i, *msg));
+      dump_to(message_json(*msg, false, opts), pretty, 2, out);
+    }
+    if (pretty) newline(out, 1);
+    out += ']';
+  }
+  if (pretty) newline(out, 0);
+  out += '}';
+  return out;
 }
 
 Expected<Image> crit_json_to_image(std::string_view text, const std::string& name, CritSchema schema) {
+  // Parsed through the SAX interface so that every refusal carries its position: the DOM parser
+  // reports a number like 1E400 as out_of_range without one, and only parse_error was caught before
+  // (issue 12, D7: abort).
+  struct Sax : nlohmann::detail::json_sax_dom_parser<json> {
+    using nlohmann::detail::json_sax_dom_parser<json>::json_sax_dom_parser;
+    uint64_t position = 0;
+    std::string what;
+    bool parse_error(std::size_t pos, const std::string&, const nlohmann::detail::exception& ex) {
+      position = pos;
+      what = ex.what();
+      return false;
+    }
+  };
+  // A JSON tree costs about 80 bytes per value: the number of values is counted on the text before
+  // any is built (a structural scan: commas and openings outside strings), so that 16 MiB of "[],"
+  // cannot become 300 MB (issue 12: 256 MiB for any single input).
+  {
+    uint64_t values = 1;
+    bool in_string = false, escaped = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      char c = text[i];
+      if (in_string) {
+        if (escaped) escaped = false;
+        else if (c == '\\') escaped = true;
+        else if (c == '"') in_string = false;
+        continue;
+      }
+      if (c == '"') in_string = true;
+      else if (c == ',' || c == '[' || c == '{') ++values;
+      if (values > kMaxJsonValues)
+        return bad_input_at(name, i, "more than " + std::to_string(kMaxJsonValues) + " JSON values (limit of this reader)");
+    }
+  }
   json doc;
+  Sax sax(doc, false);
+  bool ok = false;
   try {
-    doc = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    // nlohmann's byte position is 1-based and points just past the offending character.
-    uint64_t off = e.byte > 0 ? e.byte - 1 : 0;
-    std::string what = e.what();
-    auto colon = what.find("syntax error");
-    return bad_input_at(name, off, "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon)));
+    ok = json::sax_parse(text.begin(), text.end(), &sax);
+  } catch (const json::exception& e) {
+    return bad_input(name, std::string("invalid JSON: ") + e.what());
+  }
+  if (!ok) {
+    // nlohmann's position counts the characters read, one past the offending one.
+    uint64_t off = sax.position > 0 ? sax.position - 1 : 0;
+    auto colon = sax.what.find("syntax error");
+    if (colon == std::string::npos) colon = sax.what.find("] ");
+    if (colon != std::string::npos && sax.what[colon] == ']') colon += 2;
+    return bad_input_at(name, off, "invalid JSON: " + (colon == std::string::npos ? sax.what : sax.what.substr(colon)));
   }
   Encoder enc{name, schema};
   if (!doc.is_object()) return enc.fail("", "expected a JSON object {\"magic\": ..., \"entries\": [...]}");
@@ -708,12 +775,53 @@ std::string base64_encodebytes(std::string_view bytes) {
 }
 
 std::optional<std::string> base64_decodebytes(std::string_view text) {
-  // yaml-cpp skips whitespace (crit's line breaks) and rejects any other character outside the
-  // alphabet by returning nothing, which is also what valid empty input gives.
-  auto bytes = YAML::DecodeBase64(std::string(text));
-  bool blank = std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
-  if (bytes.empty() && !blank) return std::nullopt;
-  return std::string(bytes.begin(), bytes.end());
+  // Python's base64.decodebytes on what crit writes: the RFC 4648 alphabet in groups of four, '='
+  // padding only at the end, line breaks and other whitespace skipped. Anything else (a non-ASCII
+  // byte, a stray symbol, missing padding) is refused. Our own decoder: yaml-cpp's indexes its
+  // table with a signed char and crashed on non-ASCII text (issue 12, D6).
+  auto value = [](unsigned char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  size_t quads = 0;   // characters of the current group of four
+  size_t pad = 0;
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') continue;
+    if (c == '=') {
+      if (quads < 2) return std::nullopt;   // "=" cannot start a group or follow one character
+      ++pad;
+      ++quads;
+      if (quads == 4) quads = 0;
+      continue;
+    }
+    int d = value(c);
+    if (d < 0 || pad) return std::nullopt;
+    acc = acc << 6 | uint32_t(d);
+    if (++quads == 4) {
+      out += char(acc >> 16 & 0xff);
+      out += char(acc >> 8 & 0xff);
+      out += char(acc & 0xff);
+      acc = 0;
+      quads = 0;
+    }
+  }
+  if (quads != 0 || pad > 2) return std::nullopt;
+  if (pad) {
+    // The last group held 4 - pad characters: 1 (pad 2) or 2 (pad 1) bytes.
+    // acc holds the group's 4 - pad digits; shift as if each '=' were a zero digit.
+    size_t keep = 3 - pad;
+    uint32_t v = acc << (6 * pad);
+    out += char(v >> 16 & 0xff);
+    if (keep == 2) out += char(v >> 8 & 0xff);
+  }
+  return out;
 }
 
 }  // namespace vk::criu

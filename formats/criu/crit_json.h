@@ -47,6 +47,8 @@ Expected<std::string> image_to_crit_json(const Image& img, const CritOptions& op
 // crit encode: the JSON (compact or pretty, any of the value forms crit's dict2pb accepts) back to an
 // image. `name` is used in error messages. Header words follow pycriu (§1.2): SERVICE for STATS and
 // IRMAP_CACHE, none for INVENTORY, COMMON for everything else.
+// Values (objects, arrays, scalars) one JSON document may hold; more are refused before parsing.
+inline constexpr uint64_t kMaxJsonValues = uint64_t(1) << 20;
 Expected<Image> crit_json_to_image(std::string_view text, const std::string& name,
                                    CritSchema schema = CritSchema::Criu42);
 

@@ -44,6 +44,8 @@ Expected<Image> parse_image(std::string name, std::span<const uint8_t> bytes) {
     if (len > bytes.size() - pos - 4)
       return bad_input_at(img.name, pos, "entry length " + std::to_string(len) + " past end of file (" +
                                              std::to_string(bytes.size() - pos - 4) + " bytes left)");
+    if (img.entries.size() == kMaxEntries)
+      return bad_input_at(img.name, pos, "more than " + std::to_string(kMaxEntries) + " entries (limit of this reader)");
     Entry e;
     e.offset = pos;
     e.payload.assign(reinterpret_cast<const char*>(bytes.data() + pos + 4), len);
@@ -53,8 +55,8 @@ Expected<Image> parse_image(std::string name, std::span<const uint8_t> bytes) {
   return img;
 }
 
-Expected<Image> read_image(const Blob& blob) {
-  VK_TRY(bytes, blob.read_all(kMaxImageBytes));
+Expected<Image> read_image(const Blob& blob, uint64_t limit) {
+  VK_TRY(bytes, blob.read_all(limit));
   return parse_image(blob.name(), bytes);
 }
 

@@ -30,11 +30,18 @@ struct Image {
   uint64_t header_size() const { return head ? 8 : 4; }
 };
 
-// Images larger than this are refused before reading (pages files are never parsed as images).
-inline constexpr uint64_t kMaxImageBytes = 256ull << 20;
+// Limits that hold before allocation (issue 12, D10: every 4 zero bytes were an entry, a 255 MiB
+// image cost 2.9 GB). Images larger than kMaxImageBytes are refused before reading (pages files are
+// never parsed as images); an image of more than kMaxEntries entries is refused while framing. Real
+// images are far below both: a pagemap holds one entry per run of pages (a few thousand), the other
+// images one message or one per process. Images of one message (mm, core, inventory) are capped at
+// kMaxMessageImageBytes, since protobuf holds a repeated field in several times its wire size.
+inline constexpr uint64_t kMaxImageBytes = 32ull << 20;
+inline constexpr size_t kMaxEntries = size_t(1) << 20;
+inline constexpr uint64_t kMaxMessageImageBytes = 8ull << 20;
 
 Expected<Image> parse_image(std::string name, std::span<const uint8_t> bytes);
-Expected<Image> read_image(const Blob& blob);
+Expected<Image> read_image(const Blob& blob, uint64_t limit = kMaxImageBytes);
 std::vector<uint8_t> write_image(const Image& img);
 
 // Decodes entry `index` as `msg`; the error names the file and the entry's offset.

@@ -91,7 +91,7 @@ class ImageSet {
   std::vector<img::pstree_entry> pstree_;
 };
 
-Expected<Image> open_image(const Tree& tree, const std::string& file);
+Expected<Image> open_image(const Tree& tree, const std::string& file, uint64_t limit = kMaxImageBytes);
 Expected<Pagemap> parse_pagemap(const Image& img);
 // mm-<pid>.img of a tree that need not be a whole image set yet (an archive being streamed).
 Expected<img::mm_entry> read_mm(const Tree& tree, uint32_t pid);

@@ -1,5 +1,6 @@
 #include "formats/kernel/bzimage.h"
 
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -89,6 +90,15 @@ Expected<BzImageHeader> parse_bzimage(std::span<const uint8_t> f, const std::str
   return h;
 }
 
+namespace {
+// libarchive may return no error string (NULL) for some failures (issue 12, D4: a NULL appended to a
+// std::string crashed); never build a message from it unchecked.
+std::string why(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown error";
+}
+}  // namespace
+
 Expected<std::vector<uint8_t>> decompress_raw(std::span<const uint8_t> data, uint64_t limit,
                                               const std::string& name, uint64_t base_offset) {
   std::unique_ptr<archive, ArchiveDeleter> a(archive_read_new());
@@ -97,25 +107,25 @@ Expected<std::vector<uint8_t>> decompress_raw(std::span<const uint8_t> data, uin
   archive_read_support_format_raw(a.get());
   if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
     return bad_input_at(name, base_offset,
-                        std::string("cannot open compressed data: ") + archive_error_string(a.get()));
+                        "cannot open compressed data: " + why(a.get()));
   archive_entry* e = nullptr;
   if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
     return bad_input_at(name, base_offset,
-                        std::string("cannot decode compressed data: ") + archive_error_string(a.get()));
+                        "cannot decode compressed data: " + why(a.get()));
   std::vector<uint8_t> out;
   uint8_t buf[1 << 16];
   for (;;) {
     la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
-    if (n < 0) {
-      const char* why = archive_error_string(a.get());
+    if (n < 0)
       return bad_input_at(name, base_offset,
-                          "decompression failed after " + std::to_string(out.size()) +
-                              " output bytes: " + (why ? why : "unknown error"));
-    }
+                          "decompression failed after " + std::to_string(out.size()) + " output bytes: " + why(a.get()));
     if (n == 0) break;
     if (out.size() + uint64_t(n) > limit)
       return bad_input_at(name, base_offset,
                           "decompressed data exceeds the limit of " + std::to_string(limit) + " bytes");
+    // Growth capped at the limit, so the buffer never holds more than `limit` (doubling would reach
+    // twice the limit, and a copy of it while growing).
+    if (out.capacity() < out.size() + uint64_t(n)) out.reserve(size_t(std::min<uint64_t>(limit, std::max<uint64_t>(out.size() * 2, 1 << 20))));
     out.insert(out.end(), buf, buf + n);
   }
   return out;
@@ -128,7 +138,8 @@ Expected<Vmlinux> decompress_bzimage(std::span<const uint8_t> f, const std::stri
                         "uncompressed size " + std::to_string(h.uncompressed_size) + " exceeds the limit");
   // The stream proper excludes the trailing size field (some decoders reject trailing bytes).
   auto stream = f.subspan(h.payload_offset, h.payload_length - 4);
-  VK_TRY(bytes, decompress_raw(stream, kMaxVmlinux, name, h.payload_offset));
+  // The trailer's size (checked against kMaxVmlinux above) is the limit: more output is an error anyway.
+  VK_TRY(bytes, decompress_raw(stream, h.uncompressed_size, name, h.payload_offset));
   if (bytes.size() != h.uncompressed_size)
     return bad_input_at(name, h.payload_offset + h.payload_length - 4,
                         std::string(codec_name(h.codec)) + " payload decompressed to " +

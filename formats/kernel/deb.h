@@ -16,7 +16,8 @@ struct DebFile {
   std::vector<uint8_t> bytes;
 };
 
-inline constexpr uint64_t kMaxDebMember = 256ull << 20;
+// A vmlinuz is about 10 MiB; the limit bounds memory for a hostile package (issue 12).
+inline constexpr uint64_t kMaxDebMember = 32ull << 20;
 
 // Returns the first regular file of data.tar.* for which `want(path)` is true, read whole (at most
 // `limit` bytes). Fails when the .deb has no data.tar member or no file matches.

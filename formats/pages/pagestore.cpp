@@ -12,11 +12,15 @@ using criu::kPePresent;
 
 namespace {
 constexpr size_t kMaxParents = 64;
+// Runs held across the whole parent chain: each layer may be a kMaxEntries pagemap, but 64 of them
+// would hold gigabytes (issue 12: memory for one input stays under 256 MiB).
+constexpr size_t kMaxRuns = size_t(1) << 20;
 }
 
 Expected<PageStore> PageStore::open(const criu::ImageSet& set, uint32_t pid) {
   PageStore store;
   std::set<std::string> seen;
+  size_t runs = 0;
   TreePtr tree = set.tree_ptr();
   while (tree) {
     if (!seen.insert(tree->identity()).second)
@@ -25,6 +29,10 @@ Expected<PageStore> PageStore::open(const criu::ImageSet& set, uint32_t pid) {
       return bad_input(tree->name(), "more than " + std::to_string(kMaxParents) + " parent image sets");
     VK_TRY(img, criu::open_image(*tree, criu::pagemap_file(pid)));
     VK_TRY(pm, criu::parse_pagemap(img));
+    runs += pm.runs.size();
+    if (runs > kMaxRuns)
+      return bad_input(img.name, "the pagemaps of this process and its parents hold more than " +
+                                     std::to_string(kMaxRuns) + " runs (limit of this reader)");
     store.layers_.push_back(Layer{tree, std::move(pm), nullptr});
     VK_TRY(parent, tree->follow("parent"));
     tree = parent;
@@ -93,8 +101,15 @@ Status PageStore::read_layer(size_t depth, uint64_t addr, uint64_t len, uint8_t*
 }
 
 Expected<Read> PageStore::read(uint64_t addr, uint64_t len) const {
-  if (len > kMaxRead) return usage_error("read of " + std::to_string(len) + " bytes exceeds the page store limit");
-  if (addr + len < addr) return usage_error("read range wraps the address space");
+  // Sizes come from the images (a VMA's end - start): a refusal is bad input naming the pagemap and
+  // the run the read starts in (issue 12, D12: a 1 GiB vDSO VMA gave a usage error without a file).
+  if (len > kMaxRead || addr + len < addr) {
+    const auto* run = find(addr);
+    std::string what = "read of " + std::to_string(len) + " bytes at " + hex(addr) +
+                       (len > kMaxRead ? " exceeds the page store limit of " + std::to_string(kMaxRead) + " bytes"
+                                       : " wraps the address space");
+    return run ? bad_input_at(pagemap().file, run->file_offset, what) : bad_input(pagemap().file, what);
+  }
   Read r;
   r.bytes.resize(len);
   VK_CHECK(read_layer(0, addr, len, r.bytes.data(), r.origins));

@@ -12,6 +12,9 @@
 
 namespace vk::vdso {
 
+// Largest vDSO accepted from an image or a file: real ones are 2-3 pages, a CRIU proxy the same.
+inline constexpr uint64_t kMaxVdsoBytes = 1ull << 20;
+
 enum class Abi { Unknown, X86_64, I386, X32 };
 const char* abi_name(Abi abi);                  // "x86_64", "i386", "x32", "unknown"
 std::optional<Abi> abi_from_name(std::string_view name);

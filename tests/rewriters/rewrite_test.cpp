@@ -39,7 +39,7 @@ rewrite::BatchReport pagemap_batch(const std::vector<std::string>& inputs, rewri
   rewrite::BatchOptions o;
   o.dry_run = dry_run;
   o.output = std::move(output);
-  return rewrite::run_batch(inputs, [to](const criu::ImageSet& s, const std::string&) { return rewrite::plan_pagemap(s.tree(), to); },
+  return rewrite::run_batch(inputs, [to](const criu::ImageSet& s, const std::string&) { return rewrite::plan_pagemap(s, to); },
                             o, "pagemap");
 }
 
@@ -362,7 +362,7 @@ TEST_CASE("failures leave inputs untouched: a malformed pagemap beside a good on
 TEST_CASE("transaction: a failure while staging leaves every target untouched") {
   test::TempDir tmp;
   test::write_bytes(tmp / "a", {1, 2, 3});
-  rewrite::Transaction t;
+  rewrite::Transaction t(tmp.path);
   t.stage(tmp / "a", {9, 9});
   t.stage(tmp / "missing-dir/b", {7});
   auto st = t.commit();
@@ -370,7 +370,7 @@ TEST_CASE("transaction: a failure while staging leaves every target untouched") 
   CHECK(test::read_bytes(tmp / "a") == std::vector<uint8_t>{1, 2, 3});
   CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
 
-  rewrite::Transaction ok;
+  rewrite::Transaction ok(tmp.path);
   ok.stage(tmp / "a", {9, 9});
   CHECK(ok.commit());
   CHECK(test::read_bytes(tmp / "a") == std::vector<uint8_t>{9, 9});

@@ -21,7 +21,7 @@ const char* kSha42 = "a69d197744ad4b99394dad10f35bb90ac51c8ad16cf8bf4ed6b0967688
 const char* kSha41 = "892c03a2fa167c75558144dcbd05df5be470575581322d433d5d4332cfa37118";
 
 rewrite::Planner to41() {
-  return [](const criu::ImageSet& set, const std::string&) { return rewrite::plan_pagemap(set.tree(), rewrite::PagemapSchema::V41); };
+  return [](const criu::ImageSet& set, const std::string&) { return rewrite::plan_pagemap(set, rewrite::PagemapSchema::V41); };
 }
 
 struct Store {
@@ -131,7 +131,7 @@ TEST_CASE("state: a unit replaced since it was recorded (a new dump) is rewritte
   REQUIRE(back);
   CHECK(back->record_path(s.unit.key) != st->record_path(s.unit.key));
   auto b = back->run(s.unit, [](const criu::ImageSet& set, const std::string&) {
-    return rewrite::plan_pagemap(set.tree(), rewrite::PagemapSchema::V42);
+    return rewrite::plan_pagemap(set, rewrite::PagemapSchema::V42);
   }, {}, resumed);
   CHECK(b.status == "rewritten");
   CHECK(s.sha() == kSha42);
