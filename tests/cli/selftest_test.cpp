@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -79,4 +80,31 @@ TEST_CASE("selftest: the text table, one build") {
   CHECK(r.out.find("5.10.0-32-amd64              x86_64  n/a      pass   pass   5      -\n") != std::string::npos);
   CHECK(r.out.find(" 0 fail") != std::string::npos);
   CHECK(r.out.find("\nfailures:") == std::string::npos);
+}
+
+TEST_CASE("selftest: --only that matches no build is a usage error, not a green run") {
+  auto r = test::run_vdsokit({"selftest", "--only", "no-such-build"});
+  CHECK(r.code == 2);
+  CHECK(r.out.find("pass") == std::string::npos);
+  CHECK(r.err.rfind("vdsokit: ", 0) == 0);
+  CHECK(r.err.find("no-such-build") != std::string::npos);
+}
+
+TEST_CASE("selftest: the i386 helper exists whenever the compiler links -m32 now (a build-time decision)") {
+  // gcc-multilib may arrive after configure (make test installs it after the first build): the build
+  // must notice. Probe the compiler the way the build does and require the helper when it links.
+  test::TempDir tmp;
+  std::string probe = "printf 'int main(void) { return 0; }\\n' > '" + (tmp / "p.c") + "' && cc -m32 '" +
+                      (tmp / "p.c") + "' -o '" + (tmp / "p") + "' 2>/dev/null";
+  bool m32 = std::system(probe.c_str()) == 0;
+  auto helper = std::filesystem::path(VK_BINARY).parent_path() / "vdsokit-selftest32";
+  MESSAGE("cc -m32 links: " << m32 << ", helper: " << std::filesystem::exists(helper));
+  CHECK(std::filesystem::exists(helper) == m32);
+  if (m32) {
+    auto r = test::run_vdsokit({"selftest", "--only", "5.10.0-32-amd64", "--format", "json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["host"]["i386"] == "available");
+  }
 }
