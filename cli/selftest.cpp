@@ -457,7 +457,7 @@ int run_selftest(const std::string& format, const std::vector<std::string>& cata
   if (helper32.empty()) helper32 = default_helper32();
   if (helper32.empty() || access(helper32.c_str(), X_OK) != 0)
     why32 = "no i386 helper at '" + helper32 +
-            "' (it is built only when gcc -m32 can link: apt-get install gcc-multilib)";
+            "' (it is built when gcc -m32 can link: apt-get install gcc-multilib, then build again)";
 
   auto want = [&](const std::string& name) { return only.empty() || name.find(only) != std::string::npos; };
   std::vector<Row> rows;
@@ -504,6 +504,10 @@ int run_selftest(const std::string& format, const std::vector<std::string>& cata
       rows.push_back(std::move(row));
     }
   }
+
+  // A filter that matches nothing ran nothing: that is a mistake in the command, not a green run.
+  if (rows.empty())
+    return report(usage_error("selftest: --only '" + only + "' matches no build (try 'host' or a release that `vdsokit catalog list` shows)"));
 
   size_t pass = 0, fail = 0, skip = 0;
   std::vector<int64_t> applies, vcalls, scalls;
@@ -601,7 +605,7 @@ Expected<analyze::RtTarget> host_target_for(vdso::Abi abi, std::string helper32)
   if (abi != vdso::Abi::I386) return bad_input("", std::string("no runtime support for the ") + vdso::abi_name(abi) + " ABI");
   if (helper32.empty()) helper32 = default_helper32();
   if (helper32.empty() || access(helper32.c_str(), X_OK) != 0)
-    return bad_input(helper32, "the i386 helper is missing (built only when gcc -m32 can link: apt-get install gcc-multilib)");
+    return bad_input(helper32, "the i386 helper is missing (built when gcc -m32 can link: apt-get install gcc-multilib, then build again)");
   signal(SIGPIPE, SIG_IGN);
   VK_TRY(c, spawn(abi, helper32));
   CaseResult r;
@@ -623,7 +627,7 @@ void add_selftest(CLI::App& app, Context& ctx) {
                                  "Move the live vDSO, proxy every corpus vDSO build into it and check the calls and "
                                  "the CRIU mark, each case in a child process");
   add_format(*cmd, opts->format, {"text", "json"});
-  cmd->add_option("--catalog", opts->catalogs, "Extra catalog YAML merged over the built-in one (repeatable)");
+  add_catalogs(*cmd, opts->catalogs, "Extra catalog YAML merged over the built-in one (repeatable)");
   cmd->add_option("--only", opts->only, "Run only builds whose name contains this text ('host' for the live vDSO)");
   cmd->add_option("--helper32", opts->helper32, "The i386 helper (default: vdsokit-selftest32 next to vdsokit)");
   cmd->callback([opts, &ctx] { ctx.exit_code = run_selftest(opts->format, opts->catalogs, opts->only, opts->helper32); });
