@@ -167,7 +167,16 @@ BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& pla
         units.push_back(Unit{path, "directory", nullptr, nullptr, found.error()});
         continue;
       }
-      for (const auto& in : *found) units.push_back(Unit{in.label, "directory", in.tree, nullptr, std::nullopt});
+      for (const auto& in : *found) {
+        if (in.archive.empty()) {
+          units.push_back(Unit{in.label, "directory", in.tree, nullptr, std::nullopt});
+          continue;
+        }
+        // A checkpoint archive in the folder: one archive unit (rewritten whole), however many sets it holds.
+        // Opened (streamed) by the unit's own job, like an archive given as an input.
+        if (!units.empty() && units.back().input == in.archive) continue;
+        units.push_back(Unit{in.archive, "archive", nullptr, nullptr, std::nullopt});
+      }
     } else if (fs::is_regular_file(path, ec)) {
       // Opened (streamed) by the unit's own job, so archives are read in parallel too.
       units.push_back(Unit{path, "archive", nullptr, nullptr, std::nullopt});

@@ -317,7 +317,8 @@ Expected<Catalog> Catalog::parse(const std::string& yaml, const std::string& nam
   if (!root.IsMap()) return yaml_error(name, root.Mark(), "a catalog is a mapping with 'entries'");
   Reader r{name};
   try {
-    if (auto schema = root["schema"]; schema && schema.Scalar() != "vdsokit-catalog/1")
+    if (auto schema = root["schema"]; schema && schema.Scalar() != "vdsokit.catalog/1" &&
+                                                   schema.Scalar() != "vdsokit-catalog/1")   // the id before 0.1.0's rename
       return yaml_error(name, schema.Mark(), "unknown schema '" + schema.Scalar() + "'");
     auto entries = root["entries"];
     if (!entries) return cat;
@@ -391,6 +392,30 @@ const Entry* Catalog::find(std::string_view id) const {
   return it == by_id_.end() ? nullptr : &entries_[it->second];
 }
 
+std::vector<const Entry*> Catalog::lookup(std::string_view name, vdso::Abi abi) const {
+  std::vector<const Entry*> out;
+  auto want = [&](const Entry& e) { return abi == vdso::Abi::Unknown || e.abi == abi; };
+  if (const Entry* e = find(name); e && want(*e)) return {e};
+  for (const auto& e : entries_)
+    if (want(e) && (e.id == std::string(name) + "/" + vdso::abi_name(e.abi) || e.release == name)) out.push_back(&e);
+  std::sort(out.begin(), out.end(), [](const Entry* a, const Entry* b) { return a->id < b->id; });
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> Catalog::suggest(std::string_view name, size_t n) const {
+  std::vector<std::string> out;
+  uint32_t code = parse_version(name);
+  for (int pass = 0; pass < 2; ++pass)
+    for (const auto& e : entries_) {
+      if (out.size() >= n) return out;
+      bool hit = pass == 0 ? (!name.empty() && (e.release.rfind(name, 0) == 0 || e.id.rfind(name, 0) == 0))
+                           : (code && (e.version_code >> 8) == (code >> 8));
+      if (hit && std::find(out.begin(), out.end(), e.id) == out.end()) out.push_back(e.id);
+    }
+  return out;
+}
+
 const Entry* Catalog::by_sha256(const std::string& sha) const {
   auto it = by_sha_.find(sha);
   return it == by_sha_.end() ? nullptr : &entries_[it->second];
@@ -408,7 +433,7 @@ Expected<std::vector<uint8_t>> Catalog::bytes(const Entry& e) const {
 std::string Catalog::to_yaml() const {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  out << YAML::Key << "schema" << YAML::Value << "vdsokit-catalog/1";
+  out << YAML::Key << "schema" << YAML::Value << "vdsokit.catalog/1";
   out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
   for (const auto& e : entries_) {
     out << YAML::BeginMap;

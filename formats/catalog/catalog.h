@@ -82,6 +82,13 @@ class Catalog {
 
   const std::vector<Entry>& entries() const { return entries_; }
   const Entry* find(std::string_view id) const;
+  // What a user may type for a build: an id, a release with the ABI implied ("<release>/<abi>"), or
+  // the release of an entry whose id is not "<release>/<abi>" (a host entry added with
+  // `catalog add --host` is "host/<abi>"). Every match, by id (`abi` Unknown: any ABI).
+  std::vector<const Entry*> lookup(std::string_view name, vdso::Abi abi = vdso::Abi::Unknown) const;
+  // Up to `n` ids that look like `name` (the release starts with it, or the same upstream version), for
+  // "did you mean".
+  std::vector<std::string> suggest(std::string_view name, size_t n = 3) const;
   const Entry* by_sha256(const std::string& sha) const;        // O(1); never a synthetic entry
   // The vDSO bytes of an entry (from the built-in blobs or the file beside the catalog).
   Expected<std::vector<uint8_t>> bytes(const Entry& e) const;

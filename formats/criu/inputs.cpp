@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "formats/archive/archive.h"
+#include "formats/criu/magic.h"
 
 namespace vk::criu {
 
@@ -69,18 +70,93 @@ bool holds_set(const fs::path& dir) {
   return fs::is_regular_file(dir / "inventory.img", ec) && fs::is_regular_file(dir / "pstree.img", ec);
 }
 
-void walk(const fs::path& dir, int depth, std::vector<fs::path>& out) {
+// A checkpoint archive in a folder of checkpoints, by name (Podman --export, kubelet checkpoints);
+// content decides when it is opened (archive::Archive::open says what it found otherwise).
+bool archive_name(const fs::path& p) {
+  std::string n = p.filename().string();
+  for (const char* ext : {".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2"})
+    if (n.size() > std::string_view(ext).size() && n.ends_with(ext)) return true;
+  return false;
+}
+
+struct Found {
+  fs::path path;
+  bool archive = false;
+};
+
+void walk(const fs::path& dir, int depth, std::vector<Found>& out) {
   if (holds_set(dir)) {
-    out.push_back(dir);
+    out.push_back({dir, false});
     return;
   }
   if (depth == kMaxDepth) return;
-  std::vector<fs::path> subdirs;
+  std::vector<fs::path> subdirs, archives;
   std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_directory(ec) && !e.is_symlink(ec)) subdirs.push_back(e.path());
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_symlink(ec)) continue;
+    if (e.is_directory(ec)) subdirs.push_back(e.path());
+    else if (e.is_regular_file(ec) && archive_name(e.path())) archives.push_back(e.path());
+  }
   std::sort(subdirs.begin(), subdirs.end());
+  std::sort(archives.begin(), archives.end());
+  for (auto& a : archives) out.push_back({a, true});
   for (auto& d : subdirs) walk(d, depth + 1, out);
+}
+
+std::string file_kind(const std::string& path);
+
+// The sets of one archive, each with the container metadata at the archive's root (Podman/CRI-O
+// keep the images under checkpoint/ and config.dump/spec.dump at the top).
+Expected<std::vector<Input>> archive_sets(const std::string& path) {
+  if (!archive::looks_like_archive(path))
+    return bad_input(path, "expected an image directory, a folder of image sets or a checkpoint archive; found " + file_kind(path));
+  VK_TRY(ar, open_archive(path));
+  std::vector<Input> inputs;
+  VK_TRY(meta, container_meta(*ar->tree("")));
+  for (const auto& folder : ar->folders_with("pstree.img")) {
+    auto tree = ar->tree(folder);
+    if (tree->has("inventory.img")) inputs.push_back(Input{tree->name(), tree, meta, path});
+  }
+  if (inputs.empty()) return bad_input(path, "no CRIU image set found in the archive (no folder with inventory.img and pstree.img)");
+  return inputs;
+}
+
+// An unpacked Podman/CRI-O checkpoint: the set is checkpoint/, the metadata one level up.
+Expected<std::optional<ContainerMeta>> dir_meta(const fs::path& set_dir) {
+  if (set_dir.filename() != "checkpoint") return std::optional<ContainerMeta>();
+  VK_TRY(parent, open_directory(set_dir.parent_path().string()));
+  return container_meta(*parent);
+}
+
+// What a regular file is when it is not a checkpoint archive, by its first bytes: the error then
+// says what was expected and what was found.
+std::string file_kind(const std::string& path) {
+  auto blob = open_file(path);
+  if (!blob) return "a file that cannot be read";
+  uint8_t head[512] = {};
+  size_t n = size_t(std::min<uint64_t>((*blob)->size(), sizeof head));
+  if (n == 0) return "an empty file";
+  if (!(*blob)->read(0, head, n)) return "a file that cannot be read";
+  uint32_t w0 = 0, w1 = 0;
+  if (n >= 4) std::memcpy(&w0, head, 4);
+  if (n >= 8) std::memcpy(&w1, head + 4, 4);
+  if (w0 == kInventoryMagic || ((w0 == kCommonMagic || w0 == kServiceMagic) && !magic_name(w1).empty()))
+    return "a single CRIU image (" + std::string(magic_name(w0 == kInventoryMagic ? w0 : w1)) +
+           "): give the directory that holds the image set, or `vdsokit decode` for one image";
+  if (n >= 4 && head[0] == 0x7f && head[1] == 'E' && head[2] == 'L' && head[3] == 'F')
+    return "an ELF file (a vDSO? `vdsokit identify` and `vdsokit diff` take one)";
+  bool text = true;
+  for (size_t i = 0; i < n; ++i)
+    if (head[i] == 0 || (head[i] < 0x20 && head[i] != '\n' && head[i] != '\r' && head[i] != '\t')) text = false;
+  if (text) return "a text file";
+  return "a file that is neither an image directory nor an archive libarchive reads";
+}
+
+// What a path holds that is not an image set, for the error message.
+std::string found_kind(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return "a directory without one (no folder with inventory.img and pstree.img, and no .tar archive, within " + std::to_string(kMaxDepth) + " levels)";
+  return "a file that is neither an image directory nor an archive";
 }
 
 }  // namespace
@@ -89,9 +165,9 @@ std::vector<std::string> unit_paths(const std::string& path) {
   std::error_code ec;
   std::vector<std::string> out;
   if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> dirs;
-    walk(path, 0, dirs);
-    for (auto& d : dirs) out.push_back(d.string());
+    std::vector<Found> found;
+    walk(path, 0, found);
+    for (auto& f : found) out.push_back(f.path.string());   // set folders and archives alike
   }
   if (out.empty()) out.push_back(path);
   return out;
@@ -105,22 +181,24 @@ Expected<std::vector<Input>> discover(const std::string& path) {
   std::error_code ec;
   std::vector<Input> inputs;
   if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> dirs;
-    walk(path, 0, dirs);
-    for (auto& d : dirs) {
-      VK_TRY(tree, open_directory(d.string()));
-      inputs.push_back(Input{d.string(), tree});
+    std::vector<Found> found;
+    walk(path, 0, found);
+    for (auto& f : found) {
+      if (f.archive) {
+        VK_TRY(sets, archive_sets(f.path.string()));
+        for (auto& s : sets) inputs.push_back(std::move(s));
+        continue;
+      }
+      VK_TRY(tree, open_directory(f.path.string()));
+      VK_TRY(meta, dir_meta(f.path));
+      inputs.push_back(Input{f.path.string(), tree, meta, ""});
     }
   } else if (fs::is_regular_file(path, ec)) {
-    VK_TRY(ar, open_archive(path));
-    for (const auto& folder : ar->folders_with("pstree.img")) {
-      auto tree = ar->tree(folder);
-      if (tree->has("inventory.img")) inputs.push_back(Input{tree->name(), tree});
-    }
+    return archive_sets(path);
   } else {
     return bad_input(path, "no such file or directory");
   }
-  if (inputs.empty()) return bad_input(path, "no CRIU image set found (no folder with inventory.img and pstree.img)");
+  if (inputs.empty()) return bad_input(path, "expected a CRIU image set, found " + found_kind(path));
   return inputs;
 }
 
@@ -130,10 +208,48 @@ Expected<std::vector<OpenSet>> open_sets(const std::vector<std::string>& paths) 
     VK_TRY(inputs, discover(path));
     for (const auto& in : inputs) {
       VK_TRY(set, ImageSet::open(in.tree));
-      sets.push_back(OpenSet{in.label, std::move(set)});
+      sets.push_back(OpenSet{in.label, std::move(set), in.container});
     }
   }
   return sets;
+}
+
+std::vector<SetOrError> open_each(const std::vector<std::string>& paths) {
+  std::vector<SetOrError> out;
+  auto add_error = [&](const std::string& label, Error e) { out.push_back(SetOrError{label, std::nullopt, std::move(e), std::nullopt}); };
+  for (const auto& path : paths) {
+    std::error_code ec;
+    std::vector<Input> inputs;
+    if (fs::is_directory(path, ec)) {
+      // A folder of many checkpoints: one unreadable archive is one error, the others still count.
+      std::vector<Found> found;
+      walk(path, 0, found);
+      if (found.empty()) add_error(path, bad_input(path, "expected a CRIU image set, found " + found_kind(path)));
+      for (auto& f : found) {
+        if (f.archive) {
+          auto sets = archive_sets(f.path.string());
+          if (!sets) add_error(f.path.string(), sets.error());
+          else for (auto& s : *sets) inputs.push_back(std::move(s));
+          continue;
+        }
+        auto tree = open_directory(f.path.string());
+        auto meta = dir_meta(f.path);
+        if (!tree) add_error(f.path.string(), tree.error());
+        else if (!meta) add_error(f.path.string(), meta.error());
+        else inputs.push_back(Input{f.path.string(), *tree, *meta, ""});
+      }
+    } else {
+      auto found = discover(path);
+      if (!found) add_error(path, found.error());
+      else inputs = found.take();
+    }
+    for (auto& in : inputs) {
+      auto set = ImageSet::open(in.tree);
+      if (!set) out.push_back(SetOrError{in.label, std::nullopt, set.error(), in.container});
+      else out.push_back(SetOrError{in.label, set.take(), std::nullopt, in.container});
+    }
+  }
+  return out;
 }
 
 }  // namespace vk::criu
