@@ -1,6 +1,8 @@
 #include "analyzers/diff.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <map>
 #include <set>
 #include <sstream>
@@ -17,7 +19,8 @@ namespace {
 // An image set's process as a restore target: its vDSO and the layout its VMAs show.
 Expected<Side> side_from_image(const std::string& spec) {
   VK_TRY(sets, criu::open_sets({spec}));
-  const auto& [label, set] = sets.front();
+  const auto& label = sets.front().label;
+  const auto& set = sets.front().set;
   VK_TRY(report, inspect(set, label));
   const Process* p = nullptr;
   for (const auto& proc : report.processes)
@@ -90,6 +93,16 @@ Expected<Side> resolve_side(const catalog::Catalog& cat, const std::string& spec
   return usage_error("'" + spec + "' is neither a catalog id, a vDSO file nor an image set");
 }
 
+namespace {
+
+// The name CRIU and libc look up first: __vdso_* and __kernel_* beat weak aliases.
+bool preferred(const std::string& a, const std::string& b) {
+  auto rank = [](const std::string& n) { return n.rfind("__vdso_", 0) == 0 || n.rfind("__kernel_", 0) == 0 ? 0 : 1; };
+  return rank(a) != rank(b) ? rank(a) < rank(b) : a < b;
+}
+
+}  // namespace
+
 DiffReport diff(const Side& a, const Side& b) {
   DiffReport d{a, b, {}, {}, {}};
   std::map<std::string, const catalog::Symbol*> sa, sb;
@@ -98,17 +111,39 @@ DiffReport diff(const Side& a, const Side& b) {
   std::set<std::string> names;
   for (auto& [n, s] : sa) names.insert(n);
   for (auto& [n, s] : sb) names.insert(n);
+  // Aliases (clock_gettime and __vdso_clock_gettime) share an address and change together: one line
+  // each, keyed by the change, both addresses and the values.
+  std::map<std::tuple<std::string, uint64_t, uint64_t, std::string, std::string>, SymbolChange> grouped;
+  auto add = [&](const std::string& n, const std::string& change, uint64_t at_a, uint64_t at_b, std::string from, std::string to) {
+    auto& c = grouped[{change, at_a, at_b, from, to}];
+    if (c.name.empty()) {
+      c = SymbolChange{n, {}, change, std::move(from), std::move(to)};
+    } else if (preferred(n, c.name)) {
+      c.aliases.push_back(c.name);
+      c.name = n;
+    } else {
+      c.aliases.push_back(n);
+    }
+  };
+  constexpr uint64_t kNone = ~0ull;
   for (const auto& n : names) {
     auto ia = sa.find(n), ib = sb.find(n);
-    if (ia == sa.end()) d.symbols.push_back({n, "added", "", hex(ib->second->offset)});
-    else if (ib == sb.end()) d.symbols.push_back({n, "removed", hex(ia->second->offset), ""});
+    if (ia == sa.end()) add(n, "added", kNone, ib->second->offset, "", hex(ib->second->offset));
+    else if (ib == sb.end()) add(n, "removed", ia->second->offset, kNone, hex(ia->second->offset), "");
     else {
-      if (ia->second->offset != ib->second->offset) d.symbols.push_back({n, "moved", hex(ia->second->offset), hex(ib->second->offset)});
-      if (ia->second->size != ib->second->size)
-        d.symbols.push_back({n, "resized", std::to_string(ia->second->size), std::to_string(ib->second->size)});
-      if (ia->second->version != ib->second->version) d.symbols.push_back({n, "version", ia->second->version, ib->second->version});
+      const auto *x = ia->second, *y = ib->second;
+      if (x->offset != y->offset) add(n, "moved", x->offset, y->offset, hex(x->offset), hex(y->offset));
+      if (x->size != y->size) add(n, "resized", x->offset, y->offset, hex(x->size), hex(y->size));
+      if (x->version != y->version) add(n, "version", x->offset, y->offset, x->version, y->version);
     }
   }
+  for (auto& [k, c] : grouped) {
+    std::sort(c.aliases.begin(), c.aliases.end());
+    d.symbols.push_back(std::move(c));
+  }
+  std::sort(d.symbols.begin(), d.symbols.end(), [](const SymbolChange& x, const SymbolChange& y) {
+    return std::tie(x.name, x.change) < std::tie(y.name, y.change);
+  });
   auto line = [&](const std::string& what, const std::string& x, const std::string& y) {
     d.layout.push_back(what + ": " + x + (x == y ? " (same)" : " -> " + y));
   };
@@ -116,14 +151,19 @@ DiffReport diff(const Side& a, const Side& b) {
   line("vvar pages", std::to_string(a.entry.vvar_pages.value), std::to_string(b.entry.vvar_pages.value));
   line("vvar_vclock pages", std::to_string(a.entry.vvar_vclock_pages.value), std::to_string(b.entry.vvar_vclock_pages.value));
   line("order", catalog::order_name(a.entry.order.value), catalog::order_name(b.entry.order.value));
-  for (const auto& r : restorers()) d.outcomes.push_back(evaluate(a.subject, b.entry, r));
+  for (const auto& r : restorers()) {
+    d.outcomes.push_back(evaluate(a.subject, b.entry, r));
+    // A catalog id names the target for `rewrite vvar`; the checkpoint is INPUT (diff has no set path).
+    fill_remedies(d.outcomes.back().findings, "", b.kind == "catalog" ? b.label : "");
+  }
   return d;
 }
 
 ordered_json diff_json(const DiffReport& d) {
   ordered_json j{{"schema", "vdsokit.diff/1"}, {"a", {{"label", d.a.label}, {"kind", d.a.kind}}}, {"b", {{"label", d.b.label}, {"kind", d.b.kind}}}};
   ordered_json syms = ordered_json::array();
-  for (const auto& s : d.symbols) syms.push_back(ordered_json{{"name", s.name}, {"change", s.change}, {"from", s.from}, {"to", s.to}});
+  for (const auto& s : d.symbols)
+    syms.push_back(ordered_json{{"name", s.name}, {"aliases", s.aliases}, {"change", s.change}, {"from", s.from}, {"to", s.to}});
   j["symbols"] = syms;
   j["layout"] = d.layout;
   ordered_json outs = ordered_json::array();
@@ -136,14 +176,24 @@ std::string render_diff_text(const DiffReport& d) {
   std::ostringstream o;
   o << "A: " << d.a.label << " (" << d.a.kind << ")\nB: " << d.b.label << " (" << d.b.kind << ")\n\nsymbols:\n";
   if (d.symbols.empty()) o << "  no differences\n";
-  for (const auto& s : d.symbols) o << "  " << s.change << " " << s.name << (s.from.empty() ? "" : " " + s.from) << (s.to.empty() ? "" : " -> " + s.to) << "\n";
+  for (const auto& s : d.symbols) {
+    o << "  " << s.change << " " << s.name;
+    if (!s.aliases.empty()) {
+      o << " (alias";
+      for (const auto& a : s.aliases) o << " " << a;
+      o << ")";
+    }
+    o << (s.change == "resized" ? " size" : "") << (s.from.empty() ? "" : " " + s.from) << (s.to.empty() ? "" : " -> " + s.to) << "\n";
+  }
   o << "\nlayout:\n";
   for (const auto& l : d.layout) o << "  " << l << "\n";
   o << "\na checkpoint dumped on A, restored on B:\n";
   for (const auto& out : d.outcomes) {
-    o << "  " << out.restorer << ": " << verdict_name(out.verdict) << "\n";
-    for (const auto& f : out.findings)
-      if (f.severity != Severity::Info || out.verdict == Verdict::Blocked) o << "    " << f.code << " " << f.message << "\n";
+    o << "  " << out.restorer << ": " << verdict_name(out.verdict) << (out.verdict == Verdict::Blocked ? " (no restore runs)" : "") << "\n";
+    for (const auto& f : out.findings) {
+      o << "    " << f.code << " " << severity_name(f.severity) << ": " << f.message << "\n";
+      if (!f.remedy.empty()) o << "      fix: " << f.remedy << "\n";
+    }
   }
   return o.str();
 }

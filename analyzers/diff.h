@@ -24,9 +24,10 @@ struct Side {
 Expected<Side> resolve_side(const catalog::Catalog& cat, const std::string& spec, const std::string& abi);
 
 struct SymbolChange {
-  std::string name;
+  std::string name;                   // the preferred name (__vdso_*, __kernel_*)
+  std::vector<std::string> aliases;   // other names at the same address with the same change
   std::string change;                 // added | removed | moved | resized | version
-  std::string from, to;
+  std::string from, to;               // hex offsets or sizes, or version names
 };
 
 struct DiffReport {

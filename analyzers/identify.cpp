@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -275,10 +276,13 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
     std::string why = std::to_string(scored[i].common) + "/" + std::to_string(std::max(keys.size(), item.keys.size())) +
                       " (name, offset) pairs";
     if (item.e->abi != v.abi) why += ", other abi";
-    r.candidates.push_back({item.e, scored[i].score, why});
+    r.candidates.push_back({item.e, scored[i].score, why, scored[i].common, std::max(keys.size(), item.keys.size())});
   }
   r.kind = MatchKind::Nearest;
-  r.explanation = "no catalog build has these bytes; nearest by symbol layout: " + r.candidates[0].entry->id;
+  r.weak = r.candidates[0].matched * 2 < r.candidates[0].compared;
+  r.explanation = r.weak ? "unknown build: no catalog build has these bytes and fewer than half of the symbols match the closest, " +
+                               r.candidates[0].entry->id
+                         : "no catalog build has these bytes; nearest by symbol layout: " + r.candidates[0].entry->id;
   if (!tramp.empty()) r.explanation += " (the vDSO carries " + std::to_string(tramp.size()) + " CRIU trampolines)";
   return r;
 }
@@ -296,10 +300,27 @@ Identification Identifier::identify_bytes(const std::string& name, std::vector<u
 
 // ---- rendering --------------------------------------------------------------------------------
 
+double round_score(double s) { return std::round(s * 1000.0) / 1000.0; }
+
+std::string summary_line(const Identification& id) {
+  if (id.candidates.empty()) return match_kind_name(id.kind);
+  const auto& c = id.candidates.front();
+  char score[16];
+  std::snprintf(score, sizeof score, "%.2f", c.score);
+  if (id.weak)
+    return "unknown build, closest " + c.entry->id + " (" + std::to_string(c.matched) + "/" + std::to_string(c.compared) +
+           " symbols match, score " + score + ")";
+  std::string s = std::string(match_kind_name(id.kind)) + " " + c.entry->id;
+  if (id.kind == MatchKind::Nearest)
+    s += " (" + std::to_string(c.matched) + "/" + std::to_string(c.compared) + " symbols match, score " + score + ")";
+  return s;
+}
+
 nlohmann::ordered_json to_json(const Identification& id) {
   nlohmann::ordered_json j;
   j["input"] = id.input;
   j["kind"] = match_kind_name(id.kind);
+  j["weak"] = id.weak;
   j["explanation"] = id.explanation;
   j["abi"] = vdso::abi_name(id.abi);
   j["version"] = id.version;
@@ -311,11 +332,9 @@ nlohmann::ordered_json to_json(const Identification& id) {
   j["stubs"] = id.stubs;
   auto cands = nlohmann::ordered_json::array();
   for (const auto& c : id.candidates) {
-    char score[16];
-    std::snprintf(score, sizeof score, "%.3f", c.score);
     cands.push_back({{"id", c.entry->id},
                      {"release", c.entry->release},
-                     {"score", std::stod(score)},
+                     {"score", round_score(c.score)},
                      {"why", c.why}});
   }
   j["candidates"] = cands;
@@ -325,8 +344,7 @@ nlohmann::ordered_json to_json(const Identification& id) {
 std::string render_text(const std::vector<Identification>& ids) {
   std::ostringstream o;
   for (const auto& id : ids) {
-    o << id.input << ": " << match_kind_name(id.kind);
-    if (!id.candidates.empty()) o << " " << id.candidates[0].entry->id;
+    o << id.input << ": " << summary_line(id);
     o << "\n  " << id.explanation << "\n";
     o << "  abi " << vdso::abi_name(id.abi) << ", version " << (id.version.empty() ? "?" : id.version) << ", ELF "
       << id.elf_size << " bytes in " << id.bytes << ", " << id.trampolines << " trampolines\n";

@@ -26,6 +26,7 @@ struct Candidate {
   const catalog::Entry* entry = nullptr;
   double score = 0;                 // 1.0 for exact/proxied-from; (0, 1) for nearest
   std::string why;                  // e.g. "sha256 of the ELF image", "18/20 (name, offset) pairs"
+  size_t matched = 0, compared = 0; // nearest: (name, offset) pairs in common / compared
 };
 
 struct Identification {
@@ -33,6 +34,9 @@ struct Identification {
   MatchKind kind = MatchKind::Unknown;
   std::vector<Candidate> candidates;   // best first
   std::string explanation;
+  // A nearest match where fewer than half of the (name, offset) pairs agree: not a source kernel,
+  // only the closest known build ("unknown build, closest ...").
+  bool weak = false;
   // What was looked at.
   vdso::Abi abi = vdso::Abi::Unknown;
   std::string version;              // from the Linux note, "" when absent
@@ -63,6 +67,11 @@ class Identifier {
 };
 
 nlohmann::ordered_json to_json(const Identification& id);
+// One line for reports: "exact 6.1.0-18-amd64/x86_64", "unknown build, closest 6.18.12... (0/13 symbols
+// match, score 0.17)".
+std::string summary_line(const Identification& id);
+// A score as a JSON number with three decimals and no float noise (0.96, not 0.9600000000000001).
+double round_score(double s);
 std::string render_text(const std::vector<Identification>& ids);
 std::string render_json(const std::vector<Identification>& ids);
 std::string render_yaml(const std::vector<Identification>& ids);

@@ -283,6 +283,30 @@ ordered_json vdso_json(const vdso::Vdso& v) {
 
 }  // namespace
 
+namespace {
+
+// Pagemap entry flags by name (criu-images.md: PE_PARENT 1, PE_LAZY 2, PE_PRESENT 4).
+std::vector<std::string> pe_flag_names(uint32_t flags) {
+  std::vector<std::string> names;
+  if (flags & criu::kPeParent) names.push_back("PE_PARENT");
+  if (flags & criu::kPeLazy) names.push_back("PE_LAZY");
+  if (flags & criu::kPePresent) names.push_back("PE_PRESENT");
+  if (uint32_t rest = flags & ~uint32_t(criu::kPeParent | criu::kPeLazy | criu::kPePresent)) names.push_back(hex(rest));
+  return names;
+}
+
+std::string pe_flags_text(uint32_t flags) {
+  auto names = pe_flag_names(flags);
+  if (names.empty()) return "none";
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : "|") + n;
+  return s;
+}
+
+std::string count(uint64_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
+}  // namespace
+
 ordered_json to_json(const SetReport& r) {
   ordered_json j;
   j["input"] = r.input;
@@ -323,11 +347,13 @@ ordered_json to_json(const SetReport& r) {
     for (const auto& pl : p.vdso_places)
       places.push_back(ordered_json{{"depth", pl.depth}, {"pagemap_file", pl.pagemap_file}, {"entry_index", pl.entry_index},
                                     {"vaddr", hex(pl.vaddr)}, {"nr_pages", pl.nr_pages}, {"flags", pl.flags},
+                                    {"flag_names", pe_flag_names(pl.flags)},
                                     {"count_in_field5", pl.count_in_field5}, {"pages_file", pl.pages_file},
                                     {"pages_offset", hex(pl.pages_offset)}, {"length", pl.length}});
     pj["vdso_pagemap"] = places;
-    pj["vdso_sha256"] = p.vdso_sha256;
-    pj["vdso_elf_sha256"] = p.vdso_elf_sha256;
+    // The same key names as identify: sha256_all (every dumped page), sha256_elf (the ELF-size prefix).
+    pj["sha256_all"] = p.vdso_sha256;
+    pj["sha256_elf"] = p.vdso_elf_sha256;
     pj["vdso"] = p.vdso ? vdso_json(*p.vdso) : ordered_json(nullptr);
     pj["vdso_error"] = p.vdso_error ? ordered_json(*p.vdso_error) : ordered_json(nullptr);
     pj["notes"] = p.notes;
@@ -395,12 +421,12 @@ std::string render_text(const std::vector<SetReport>& reports) {
       << (r.has_parent ? ", incremental (parent link)" : "") << "\n";
     for (const auto& h : r.writer_hints) o << "  writer: " << h << "\n";
     for (const auto& p : r.processes) {
-      o << "  process " << p.pid << " (" << p.comm << "), " << p.threads.size() << " thread(s), "
+      o << "  process " << p.pid << " (" << p.comm << "), " << count(p.threads.size(), "thread", "threads") << ", "
         << (p.compat ? "COMPAT (32-bit)" : "NATIVE") << ", " << p.vma_count << " VMAs\n";
       auto row = [&](const char* what, const std::vector<Vma>& vs) {
         if (vs.empty()) o << "    " << what << "none\n";
         for (const auto& v : vs)
-          o << "    " << what << hex(v.start) << "-" << hex(v.end) << "  " << v.pages() << " pages  "
+          o << "    " << what << hex(v.start) << "-" << hex(v.end) << "  " << count(v.pages(), "page", "pages") << "  "
             << prot_string(v.prot) << "  status " << hex(v.status) << "\n";
       };
       row("vdso      ", p.vdso_vmas);
@@ -413,16 +439,17 @@ std::string render_text(const std::vector<SetReport>& reports) {
         << (p.ehdr_matches_vdso ? " = vdso start" : " (does not match the vdso)") << "\n";
       for (const auto& pl : p.vdso_places) {
         o << "    pages     " << (pl.depth ? std::string(size_t(pl.depth) * 2, ' ') + "parent: " : "") << pl.pagemap_file
-          << " entry #" << pl.entry_index << " " << hex(pl.vaddr) << " x" << pl.nr_pages << " flags " << pl.flags;
+          << " entry #" << pl.entry_index << " " << hex(pl.vaddr) << " " << count(pl.nr_pages, "page", "pages") << " "
+          << pe_flags_text(pl.flags);
         if (!pl.pages_file.empty()) o << " -> " << pl.pages_file << " @" << hex(pl.pages_offset);
         o << "\n";
       }
       if (p.vdso_error) o << "    vdso      " << *p.vdso_error << "\n";
       if (p.vdso) {
         const auto& v = *p.vdso;
-        o << "    vdso      " << vdso::abi_name(v.abi) << ", " << v.bytes.size() << " bytes, sha256 " << p.vdso_sha256 << "\n";
+        o << "    vdso      " << vdso::abi_name(v.abi) << ", " << hex(v.bytes.size()) << " bytes, sha256 " << p.vdso_sha256 << "\n";
         if (v.elf)
-          o << "              ELF " << v.elf_size << " bytes, Linux " << (v.version_string().empty() ? "?" : v.version_string())
+          o << "              ELF " << hex(v.elf_size) << " bytes, Linux " << (v.version_string().empty() ? "?" : v.version_string())
             << (v.build_salt.empty() ? "" : " (" + v.build_salt + ")") << ", " << v.compiler << "\n";
         o << "              proxy: " << (v.trampolines.empty() ? "no" : "yes, " + std::to_string(v.trampolines.size()) + " trampolines")
           << ", mark: " << (v.mark ? "V" + std::to_string(v.mark->version) : "none") << "\n";
@@ -436,7 +463,7 @@ std::string render_text(const std::vector<SetReport>& reports) {
           for (const auto& st : v.stubs)
             if (st.offset == s.offset) tramp = "  -> system call " + std::to_string(st.nr);
           o << "      " << hex(s.offset) << "  " << s.name << (s.version.empty() ? "" : "@" + s.version) << "  "
-            << s.bind << " " << s.type << " " << s.size << tramp << "\n";
+            << s.bind << " " << s.type << " size " << hex(s.size) << tramp << "\n";
         }
       }
       for (const auto& n : p.notes) o << "    note: " << n << "\n";

@@ -22,6 +22,7 @@ MatrixCell summarise(const Outcome& o) {
   for (const auto& f : o.findings)
     if (f.severity != Severity::Info) {
       c.reason = f.code + ": " + f.message;
+      c.remedy = f.remedy;
       break;
     }
   if (c.reason.empty() && !o.findings.empty()) c.reason = o.findings.front().code + ": " + o.findings.front().message;
@@ -105,6 +106,7 @@ Expected<std::vector<Matrix>> build_matrices(const catalog::Catalog& cat, const 
         std::vector<MatrixCell> row;
         for (size_t j = 0; j < entries.size(); ++j) {
           auto o = evaluate(subjects[i], *entries[j], *r);
+          fill_remedies(o.findings, "", entries[j]->id);
           auto cell = summarise(o);
           for (const auto& t : truth) {
             if (t.dumped_id != entries[i]->id || t.restored_id != entries[j]->id || t.restorer != rname) continue;
@@ -150,7 +152,8 @@ std::string render_matrix_json(const std::vector<Matrix>& ms) {
         const auto& c = m.cells[i][j];
         ordered_json cell{{"from", m.ids[i]}, {"to", m.ids[j]}, {"verdict", verdict_name(c.verdict)},
                           {"severity", severity_name(c.worst)}, {"symbol", cell_symbol(c)},
-                          {"codes", c.codes}, {"reason", c.reason}};
+                          {"codes", c.codes}, {"reason", c.reason},
+                          {"remedy", c.remedy.empty() ? ordered_json(nullptr) : ordered_json(c.remedy)}};
         if (!c.truth.empty()) cell["truth"] = c.truth;
         cells.push_back(std::move(cell));
       }
@@ -181,7 +184,7 @@ std::string render_matrix_svg(const std::vector<Matrix>& ms) {
         const auto& c = m.cells[i][j];
         o << "<rect x=\"" << label + int(j) * cell << "\" y=\"" << ry << "\" width=\"" << cell - 1 << "\" height=\"" << cell - 1
           << "\" fill=\"" << colour(c) << "\"><title>" << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.truth.empty() ? "" : " (real restore: " + c.truth + ")") +
-                                                             (c.reason.empty() ? "" : "\n" + c.reason))
+                                                             (c.reason.empty() ? "" : "\n" + c.reason) + (c.remedy.empty() ? "" : "\nfix: " + c.remedy))
           << "</title></rect>\n";
       }
     }
@@ -216,7 +219,7 @@ std::string render_matrix_html(const std::vector<Matrix>& ms) {
       for (size_t j = 0; j < m.ids.size(); ++j) {
         const auto& c = m.cells[i][j];
         o << "<td class=\"c\" style=\"background:" << colour(c) << "\" title=\""
-          << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.truth.empty() ? "" : " (real restore: " + c.truth + ")") + (c.reason.empty() ? "" : "\n" + c.reason)) << "\">"
+          << esc(m.ids[i] + " -> " + m.ids[j] + ": " + verdict_name(c.verdict) + (c.truth.empty() ? "" : " (real restore: " + c.truth + ")") + (c.reason.empty() ? "" : "\n" + c.reason) + (c.remedy.empty() ? "" : "\nfix: " + c.remedy)) << "\">"
           << cell_symbol(c) << "</td>";
       }
       o << "</tr>\n";

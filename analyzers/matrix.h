@@ -20,6 +20,7 @@ struct MatrixCell {
   std::string reason;                 // the first non-info finding, or the verdict's own
   // A real restore of this pair with this restorer (corpora/truth): "" none, "agrees", "disagrees: ..."
   std::string truth;
+  std::string remedy;                 // that finding's fix (docs/findings.md "Remedies"), "" for info
 };
 
 struct Matrix {

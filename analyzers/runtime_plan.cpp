@@ -1,5 +1,7 @@
 #include "analyzers/runtime_plan.h"
 
+#include "analyzers/verdict.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -211,7 +213,7 @@ Expected<RuntimePlan> plan_runtime(const PlanRequest& req, const RtTarget& targe
   const vdso::Vdso& old = *req.old;
   const vdso::Vdso& nv = target.vdso;
   if (old.mark)
-    return bad_input(old.name, "the bytes start with a CRIU vdso mark: a runtime vDSO, not one to restore (§5.3)");
+    return bad_input(old.name, "the bytes start with a CRIU vdso mark: a runtime vDSO, not one to restore");
   if (!old.elf) return bad_input(old.name, "not an ELF vDSO");
   if (old.abi != nv.abi)
     return bad_input(old.name, std::string("the old vDSO is ") + vdso::abi_name(old.abi) + ", the target's is " +
@@ -278,10 +280,13 @@ Expected<RuntimePlan> plan_runtime(const PlanRequest& req, const RtTarget& targe
       // it is too short (CRIU ee6412fa2, issue #512; §4.5). Its old code needs no vvar: left as is.
       e.fate = Fate::Skipped;
       e.reason = "entry syscall path: eax carries the syscall number, which the trampoline clobbers; "
-                 "too short to patch; needs no vvar (vdso-restore.md §4.5)";
+                 "too short to patch; needs no vvar";
     } else if (!hit) {
       e.fate = Fate::Unresolved;
-      e.reason = "not exported by the target vDSO; left unpatched, calling it runs old code against a stale vvar";
+      // One truth with check (VK003/VK008): only the clock and random functions read the vvar.
+      bool vvar = std::any_of(e.names.begin(), e.names.end(), [](const std::string& n) { return reads_vvar(n); });
+      e.reason = std::string("not exported by the target vDSO; left unpatched: ") +
+                 (vvar ? "calling it runs the old code against the stale old vvar" : "it reads no vvar data, so its old code keeps working");
       if (e.room < r.tramp_len)
         e.reason += "; a trampoline would not fit either (" + std::to_string(e.room) + " bytes up to " + e.room_limit + ")";
     } else if (e.room < r.tramp_len) {
@@ -350,8 +355,8 @@ Expected<RuntimePlan> plan_runtime(const PlanRequest& req, const RtTarget& targe
   };
   r.criu_remap_why = why_not();
   r.criu_remaps = r.criu_remap_why.empty();
-  r.notes.push_back(r.criu_remaps ? "CRIU would remap in place here, no proxy (§6.2: size, its seven symbol offsets and the vvar match)"
-                                  : "CRIU would proxy too (§6.2: " + r.criu_remap_why + ")");
+  r.notes.push_back(r.criu_remaps ? "CRIU would remap in place here, no proxy (size, its seven symbol offsets and the vvar match)"
+                                  : "CRIU would proxy too (" + r.criu_remap_why + ")");
   r.check_code = vk_rt_check_plan(&p, &target.layout);
   return r;
 }
@@ -380,7 +385,7 @@ std::string render_text(const RuntimePlan& r) {
     if (e.names.size() > 1) names += ")";
     std::string what = std::string(fate_name(e.fate));
     if (e.fate == Fate::Trampoline) what += " -> " + e.target_name + " +" + hex(e.target_offset);
-    line(hex(e.offset) + " " + names + " size " + std::to_string(e.size) + ": " + what +
+    line(hex(e.offset) + " " + names + " size " + hex(e.size) + ": " + what +
          (e.reason.empty() ? "" : " (" + e.reason + ")"));
   }
   for (const auto& n : r.notes) line("note: " + n);

@@ -1,6 +1,8 @@
 #include "analyzers/verdict.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -34,7 +36,6 @@ int Outcome::exit_code() const {
   return worst() == Severity::Info ? kExitOk : kExitFindings;
 }
 
-namespace {
 
 std::string old_code_effect(const std::string& name) {
   if (name == "__vdso_clock_getres" || name == "__vdso_clock_getres_time64")
@@ -46,6 +47,28 @@ std::string old_code_effect(const std::string& name) {
   if (reads_vvar(name)) return "runs the old code against the empty old vvar: returns wrong times";
   return "keeps the old code, which reads no vvar data: keeps working";
 }
+
+std::string shell_quote(const std::string& s) {
+  bool plain = !s.empty();
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("_./:@+=,-", c)) plain = false;
+  if (plain) return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+void fill_remedies(std::vector<Finding>& findings, const std::string& input, const std::string& target) {
+  auto replace = [](std::string& s, const std::string& what, const std::string& with) {
+    for (size_t p = 0; (p = s.find(what, p)) != std::string::npos; p += with.size()) s.replace(p, what.size(), with);
+  };
+  for (auto& f : findings) {
+    if (!input.empty()) replace(f.remedy, "INPUT", shell_quote(input));
+    if (!target.empty()) replace(f.remedy, "TARGET", shell_quote(target));
+  }
+}
+
+namespace {
 
 const vdso::Symbol* exported(const vdso::Vdso& v, const std::string& name) {
   const auto* s = v.find(name);
@@ -90,6 +113,9 @@ std::vector<std::string> compared_names(const vdso::Vdso& v, const Restorer& r) 
   return names;
 }
 
+// How a target is named in messages: its release, or its id when it has none (a vDSO file in diff).
+std::string name_of(const catalog::Entry& t) { return t.release.empty() ? t.id : t.release; }
+
 bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1) { return a0 < b1 && b0 < a1; }
 
 void add(Outcome& o, const char* code, Severity s, std::string msg) { o.findings.push_back({code, s, std::move(msg)}); }
@@ -100,12 +126,12 @@ bool blocked(const Subject& s, const catalog::Entry& t, const Restorer& r, Outco
     add(o, "VK012", Severity::Error, "the image has a vvar VMA but no vdso VMA: CRIU fails with \"Can't find vDSO area in image\"");
   if (r.is_criu && !r.knows_vvar_vclock && t.vvar_vclock_pages.value > 0)
     add(o, "VK010", Severity::Error,
-        r.name + " does not know [vvar_vclock] (Linux >= 6.13, target " + t.release + "): its kerndat fails, so no restore runs; needs CRIU >= 4.1");
+        r.name + " does not know [vvar_vclock] (Linux >= 6.13, target " + name_of(t) + "): its kerndat fails, so no restore runs; needs CRIU >= 4.1");
   if (s.pagemap_schema == "4.2" && !r.reads_pagemap_field5)
     add(o, "VK011", Severity::Error,
         "the pagemap keeps page counts in field 5 (CRIU >= 4.2); " + r.name + " reads them as 0 pages and restores no memory");
   if (s.compat && !t.arch_map_vdso.value)
-    add(o, "VK013", Severity::Error, "a 32-bit (compat) task needs ARCH_MAP_VDSO (Linux >= 4.9) on the target, which " + t.release + " lacks");
+    add(o, "VK013", Severity::Error, "a 32-bit (compat) task needs ARCH_MAP_VDSO (Linux >= 4.9) on the target, which " + name_of(t) + " lacks");
   // MAP_DROPPABLE (0x08, criu-images.md: mm flags) exists since Linux 6.11 (vgetrandom's state pages).
   // Real restore: corpora/truth/7.3.4+deb13-amd64__6.1.0-50-amd64.json, CRIU's restorer fails with
   // "Can't restore ... mapping with 0xffffffffffffffea" (-EINVAL) on 6.1.
@@ -114,7 +140,7 @@ bool blocked(const Subject& s, const catalog::Entry& t, const Restorer& r, Outco
     for (const auto& v : s.vmas)
       if (v.flags & kMapDroppable) {
         add(o, "VK022", Severity::Error, "VMA " + hex(v.start) + "-" + hex(v.end) + " is MAP_DROPPABLE (a vgetrandom state), which " +
-                                             t.release + " (< 6.11) cannot map: the restore fails with EINVAL");
+                                             name_of(t) + " (< 6.11) cannot map: the restore fails with EINVAL");
         break;
       }
   if (s.vdso_vma && !s.vdso)
@@ -180,7 +206,7 @@ void proxy_fates(const Subject& s, const catalog::Entry& t, const Restorer& r, O
     } else if (!covered.empty() && !r.guards_missing_symbols) {
       f.fate = "missing";
       f.effect = "the target kernel does not export it: CRIU's trampoline jumps to the runtime vDSO base - 1, so a call crashes";
-      add(o, "VK004", Severity::Error, ep.name + " is exported by the checkpoint's vDSO but not by " + t.release + ": a call crashes after a proxy restore");
+      add(o, "VK004", Severity::Error, ep.name + " is exported by the checkpoint's vDSO but not by " + name_of(t) + ": a call crashes after a proxy restore");
     } else if (stubs.count(ep.offset)) {
       // A vdsokit stub (`rewrite exports`, formats/vdso/stub.h): the old code stays, but its entry
       // enters the kernel directly, so the empty old vvar is never read.
@@ -249,9 +275,35 @@ void predict_clocks(Outcome& o) {
   }
 }
 
-}  // namespace
+// The fix for each warning and error (docs/findings.md "Remedies"), with the restorer and target
+// of this evaluation; INPUT and TARGET are filled by fill_remedies() where the caller knows them.
+std::string remedy(const Finding& f, const Subject& s, const Restorer& r) {
+  const std::string runtime = "restore with vdsokit-runtime (check again with --restorer vdsokit-runtime)";
+  if (f.code == "VK003")
+    return "vdsokit rewrite exports --restorer " + r.name + " INPUT, or restore with criu restore --action-script \"vdsokit fixup\"";
+  if (f.code == "VK004")
+    return runtime + ": it leaves a function the target lacks unpatched instead of jumping into nothing; or pick a target that exports it";
+  if (f.code == "VK005") return runtime + ": it compares every exported function and builds a proxy instead";
+  if (f.code == "VK006") return "vdsokit rewrite vvar --target TARGET INPUT (then " + r.name + " remaps in place)";
+  if (f.code == "VK010") return "restore with CRIU >= 4.1 (--restorer criu-4.1 or criu-4.2) or vdsokit-runtime";
+  if (f.code == "VK011") return "vdsokit rewrite pagemap --to 4.1 INPUT for " + r.name + ", or restore with CRIU >= 4.2";
+  if (f.code == "VK012") return "none in vdsokit: the images hold a vvar without a vdso; dump the process again";
+  if (f.code == "VK013") return "restore on a target with Linux >= 4.9 (ARCH_MAP_VDSO)";
+  if (f.code == "VK014") return "none in vdsokit: the images' VMAs overlap; dump the process again";
+  if (f.code == "VK015")
+    return "make the vDSO pages readable: keep the parent image set beside an incremental dump, dump without --lazy-pages, or dump again";
+  if (f.code == "VK016") {
+    if (s.vdso && !s.vdso->has_hash && !s.vdso->has_gnu_hash) return "none: a vDSO without a hash table cannot be restored";
+    if (s.vdso && s.vdso->osabi != 0 && !r.accepts_osabi_linux) return "restore with CRIU >= 4.2 (--restorer criu-4.2) or vdsokit-runtime";
+    return "restore with CRIU >= 4.1 (--restorer criu-4.1), which accepts a GNU hash table alone, or vdsokit-runtime";
+  }
+  if (f.code == "VK019") return runtime + ": it re-patches every export";
+  if (f.code == "VK022") return "restore on a target with Linux >= 6.11 (it maps MAP_DROPPABLE)";
+  if (f.code == "VK021") return "dump again while no thread is inside the vDSO, or restore on a target whose vDSO matches (in place)";
+  return "";
+}
 
-Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
+Outcome evaluate_findings(const Subject& s, const catalog::Entry& t, const Restorer& r) {
   Outcome o;
   o.restorer = r.name;
   o.target = t.id;
@@ -281,19 +333,20 @@ Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
 
   if (size_ok && offsets_ok && vvar_size_ok && order_ok) {
     o.verdict = Verdict::Inplace;
-    add(o, "VK001", Severity::Info, r.name + " remaps " + t.release + "'s vdso" + (vvar_checked ? "/vvar" : "") +
+    add(o, "VK001", Severity::Info, r.name + " remaps " + name_of(t) + "'s vdso" + (vvar_checked ? "/vvar" : "") +
                                         " in place: vdso size, symbol offsets" + (vvar_checked ? ", vvar size and order" : "") + " match");
     inplace_fates(s, t, r, o);
   } else {
     std::string why;
-    if (!size_ok) why += "vdso size " + std::to_string(s.vdso_vma->size()) + " vs " + std::to_string(t.vdso_size()) + "; ";
+    auto pages = [](uint64_t bytes) { return std::to_string(bytes / criu::kPageSize) + (bytes == criu::kPageSize ? " page" : " pages"); };
+    if (!size_ok) why += "vdso " + pages(s.vdso_vma->size()) + " vs " + pages(t.vdso_size()) + "; ";
     if (!offsets_ok) {
       why += "offsets differ for ";
       for (size_t i = 0; i < mismatched.size() && i < 4; ++i) why += (i ? ", " : "") + mismatched[i];
       if (mismatched.size() > 4) why += ", ...";
       why += "; ";
     }
-    if (!vvar_size_ok) why += "vvar size " + std::to_string(s.vvar_vma->size()) + " vs " + std::to_string(t.vvar_total()) + "; ";
+    if (!vvar_size_ok) why += "vvar " + pages(s.vvar_vma->size()) + " vs " + pages(t.vvar_total()) + "; ";
     if (!order_ok) why += "vvar/vdso order differs; ";
     why.resize(why.size() - 2);
     if (size_ok && offsets_ok && vvar_checked) {
@@ -301,9 +354,14 @@ Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
       bool fits = want.vvar_start + want.vvar_size > want.vvar_start && want.vvar_start % criu::kPageSize == 0;
       if (fits && range_free(s, want.vvar_start, want.vvar_start + want.vvar_size)) {
         o.verdict = Verdict::Retargetable;
+        // A catalog pair has no real addresses (subject_from_bytes places it): say where, not an address.
+        std::string to = s.placed ? std::string("the ") + std::to_string(want.vvar_size / criu::kPageSize) + " pages " +
+                                        (t.order.value == catalog::Order::VdsoBeforeVvar ? "after" : "before") + " the vdso"
+                                  : hex(want.vvar_start) + "-" + hex(want.vvar_start + want.vvar_size);
         o.retarget = want;
-        add(o, "VK006", Severity::Warning, "only the vvar differs (" + why + "): rewriting the vvar VMA to " + hex(want.vvar_start) + "-" +
-                                               hex(want.vvar_start + want.vvar_size) + " turns " + r.name + "'s proxy into an in-place remap");
+        o.retarget->placed = s.placed;
+        add(o, "VK006", Severity::Warning, "only the vvar differs (" + why + "): rewriting the vvar VMA to " + to + " turns " + r.name +
+                                               "'s proxy into an in-place remap");
         after_retarget(s, t, r, o);
       } else {
         add(o, "VK007", Severity::Info, "only the vvar differs (" + why + "), but the range the target's vvar needs is occupied: no retarget");
@@ -315,6 +373,15 @@ Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
     if (s.ip_in_vdso) add(o, "VK021", Severity::Warning, "a thread was stopped inside the vDSO; after a proxy restore it resumes in old code against an empty vvar (CRIU issue #512)");
   }
   predict_clocks(o);
+  return o;
+}
+
+}  // namespace
+
+Outcome evaluate(const Subject& s, const catalog::Entry& t, const Restorer& r) {
+  Outcome o = evaluate_findings(s, t, r);
+  for (auto& f : o.findings)
+    if (f.severity != Severity::Info && f.remedy.empty()) f.remedy = remedy(f, s, r);
   return o;
 }
 
@@ -366,6 +433,7 @@ Expected<Subject> subject_from_bytes(const catalog::Entry& e, std::vector<uint8_
   s.vmas = {vdso_vma};
   if (vvar) s.vmas.push_back(vvar_vma);
   s.compat = e.abi == vdso::Abi::I386;
+  s.placed = true;
   return s;
 }
 

@@ -23,7 +23,20 @@ struct Finding {
   std::string code;        // VK001 ...
   Severity severity = Severity::Info;
   std::string message;     // one line
+  // What to change (docs/findings.md "Remedies"): set on every warning and error. It may hold the
+  // placeholders INPUT (the checkpoint's path) and TARGET (the target as the user named it), which
+  // fill_remedies() replaces where those are known (check); diff and matrix keep INPUT.
+  std::string remedy;
 };
+
+// Replaces INPUT and TARGET in every remedy of `findings` (shell-quoted when needed).
+void fill_remedies(std::vector<Finding>& findings, const std::string& input, const std::string& target);
+// The words a shell needs to pass `s` as one argument ('...' when it holds anything but [A-Za-z0-9_./:@+=,-]).
+std::string shell_quote(const std::string& s);
+
+// reads_vvar (restorer.h) is the one answer for check's findings and plan's entries.
+// What a call does when the function stays on the old code after a proxy restore.
+std::string old_code_effect(const std::string& name);
 
 // What the checkpoint brings: its vDSO and the VMAs around it.
 struct Subject {
@@ -35,6 +48,7 @@ struct Subject {
   bool compat = false;
   bool ip_in_vdso = false;
   std::string pagemap_schema;             // "4.2", "4.1", "" when not applicable (catalog pairs)
+  bool placed = false;                    // VMAs placed by subject_from_bytes, not dumped: no real addresses
 };
 
 // A checkpoint as a process dumped on catalog entry `e` would bring it (for diff and matrix).
@@ -55,6 +69,7 @@ struct SymbolFate {
 
 struct Retarget {
   uint64_t vvar_start = 0, vvar_size = 0; // the image's vvar VMA rewritten to this
+  bool placed = false;                    // of a placed subject (catalog pair): vvar_start is not a real address
 };
 
 struct Outcome {
