@@ -51,7 +51,7 @@ ojson entry_json(const Entry& e, bool symbols) {
   j["abi"] = vdso::abi_name(e.abi);
   j["compiler"] = e.compiler;
   j["file"] = e.file;
-  j["sha256"] = e.sha256;
+  j["sha256_elf"] = e.sha256;   // the key identify and inspect use for the ELF image
   j["size"] = e.size;
   j["layout"] = {{"vdso_pages", fact_json(e.vdso_pages, e.vdso_pages_source)},
                  {"vvar_pages", fact_json(e.vvar_pages.value, e.vvar_pages.source)},
@@ -67,9 +67,8 @@ ojson entry_json(const Entry& e, bool symbols) {
       a.push_back({{"name", s.name}, {"version", s.version}, {"offset", hex(s.offset)}, {"size", s.size},
                    {"type", s.type}, {"bind", s.bind}});
     j["symbols"] = a;
-  } else {
-    j["symbols"] = e.symbols.size();
   }
+  j["symbol_count"] = e.symbols.size();   // one type per key: the list only in detail, the count always
   return j;
 }
 
@@ -77,7 +76,7 @@ std::string render_entries(const std::vector<const Entry*>& es, const std::strin
   if (format == "json" || format == "yaml") {
     auto a = ojson::array();
     for (const auto* e : es) a.push_back(entry_json(*e, detail));
-    ojson doc{{"schema", "vdsokit-catalog/1"}, {"entries", a}};
+    ojson doc{{"schema", "vdsokit.catalog/1"}, {"entries", a}};
     return format == "json" ? dump_json(doc, 2) + "\n" : analyze::json_to_yaml(doc);
   }
   std::ostringstream o;
@@ -400,7 +399,7 @@ void add_catalog(CLI::App& app, Context& ctx) {
   };
   auto o = std::make_shared<Opts>();
   auto common = [&](CLI::App* c) {
-    c->add_option("--catalog", o->catalogs, "A user catalog.yaml merged over the built-in one (repeatable; later wins)");
+    add_catalogs(*c, o->catalogs, "A user catalog.yaml merged over the built-in one (repeatable; later wins)");
     c->add_flag("--no-builtin", o->no_builtin, "Leave the built-in catalog out");
   };
   auto load = [o]() { return catalog::effective_catalog(o->catalogs, !o->no_builtin); };
@@ -435,13 +434,25 @@ void add_catalog(CLI::App& app, Context& ctx) {
   auto* show = cmd->add_subcommand("show", "Show one entry: symbols, layout, provenance");
   common(show);
   add_format(*show, o->format, {"text", "json", "yaml"});
-  show->add_option("id", o->id, "Entry id, e.g. 6.1.0-47-amd64/x86_64")->required();
+  show->add_option("id", o->id, "Entry id or release, e.g. 6.1.0-47-amd64/x86_64 or 6.1.0-47-amd64 (every ABI)")->required();
   show->callback([o, load, &ctx] {
     auto cat = load();
     if (!cat) return void(ctx.exit_code = report(cat.error()));
-    const Entry* e = cat->find(o->id);
-    if (!e) return void(ctx.exit_code = report(usage_error("no catalog entry '" + o->id + "' (see `vdsokit catalog list`)")));
-    ctx.exit_code = emit(render_entries({e}, o->format, true), "");
+    // The same names check --target accepts: an id, or a release (all of its ABIs).
+    auto es = cat->lookup(o->id);
+    if (es.empty()) {
+      std::string msg = "no catalog entry '" + o->id + "'";
+      auto near = cat->suggest(o->id);
+      if (!near.empty()) {
+        msg += "; did you mean ";
+        for (size_t i = 0; i < near.size(); ++i) msg += (i ? i + 1 == near.size() ? " or " : ", " : "") + near[i];
+        msg += "?";
+      } else {
+        msg += " (see `vdsokit catalog list`)";
+      }
+      return void(ctx.exit_code = report(usage_error(msg)));
+    }
+    ctx.exit_code = emit(render_entries(es, o->format, true), "");
   });
 
   auto* verify = cmd->add_subcommand("verify", "Re-check every entry's file hash and symbols against libObject (exit 3 on mismatch)");
@@ -462,7 +473,7 @@ void add_catalog(CLI::App& app, Context& ctx) {
   });
 
   auto* add = cmd->add_subcommand("add", "Add the running kernel (--host) or a vDSO file to a user catalog");
-  add->add_option("--catalog", o->catalogs, "The user catalog.yaml to write (created when missing)")->required();
+  add_catalogs(*add, o->catalogs, "The user catalog.yaml to write (created when missing)")->required();
   add->add_flag("--host", o->host, "Add the running kernel's vDSO(s) as host/<abi>");
   add->add_option("--abi", o->host_abis, "With --host: which ABIs (default x86_64 i386 x32)");
   add->add_option("file", o->file, "A vDSO image (ELF, or dumped whole pages)");
@@ -482,7 +493,7 @@ void add_catalog(CLI::App& app, Context& ctx) {
 
   auto* imp = cmd->add_subcommand("import-deb", "Carve a linux-image/linux-binary .deb and add its vDSOs to a user catalog");
   imp->add_option("deb", o->deb, "The .deb (or a bare vmlinuz)")->required();
-  imp->add_option("--catalog", o->catalogs, "The user catalog.yaml to write (created when missing)")->required();
+  add_catalogs(*imp, o->catalogs, "The user catalog.yaml to write (created when missing)")->required();
   imp->callback([o, &ctx] { ctx.exit_code = cmd_import_deb(o->deb, o->catalogs.back()); });
 
   auto* reb = cmd->add_subcommand("rebuild", "Regenerate a catalog from the kernel corpus (corpora/kernels) and observed layouts");

@@ -1,4 +1,5 @@
-// vdsokit check <image-dir|archive>... --target ID|host [--restorer R] [--format text|json|yaml|junit]
+// vdsokit check <image-dir|folder|archive>... --target ID|RELEASE|host [--restorer R] [--pid N]...
+//               [--format text|json|yaml|junit|jsonl] [-o FILE] [--catalog PATH]... [--shard K/N] [-j N]
 #include <iostream>
 
 #include "analyzers/check.h"
@@ -14,6 +15,7 @@ namespace {
 
 struct Opts {
   std::vector<std::string> inputs, catalogs;
+  std::vector<uint32_t> pids;
   std::string target, restorer = "criu-4.2", format, output, shard;
   unsigned jobs = 0;
 };
@@ -35,7 +37,7 @@ int check_jsonl(const ShardedInputs& units, const catalog::Catalog& cat, const a
         if (!sets) return fail(sets.error());
         std::vector<analyze::SetCheck> checks;
         for (const auto& s : *sets) {
-          auto c = checker.check(s.set, s.label);
+          auto c = checker.check(s.set, s.label, {o.pids});
           if (!c) return fail(c.error());
           checks.push_back(c.take());
         }
@@ -51,14 +53,15 @@ int check_jsonl(const ShardedInputs& units, const catalog::Catalog& cat, const a
 void add_check(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("check", "Pre-flight: will each process restore on the target kernel with the restorer, and what breaks");
-  cmd->add_option("inputs", opts->inputs, "Image directories, folders of image sets, or checkpoint archives")->required();
-  cmd->add_option("-t,--target", opts->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
-  cmd->add_option("-r,--restorer", opts->restorer, "Restorer whose rules apply")
-      ->check(CLI::IsMember(analyze::restorer_names()))
-      ->capture_default_str();
+  cmd->add_option("inputs", opts->inputs,
+                  "Image directories, folders of image sets and checkpoint archives (Podman/CRI-O .tar, .tar.gz, .tar.zst), or archives")
+      ->required();
+  add_target(*cmd, opts->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
+  add_restorer(*cmd, opts->restorer);
   add_format(*cmd, opts->format, {"text", "json", "yaml", "junit", "jsonl"});
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
-  cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  add_pid(*cmd, opts->pids);
+  add_catalogs(*cmd, opts->catalogs);
   add_shard(*cmd, opts->shard);
   add_jobs(*cmd, opts->jobs);
   cmd->callback([opts, &ctx] {
@@ -70,36 +73,52 @@ void add_check(CLI::App& app, Context& ctx) {
     if (opts->format == "jsonl") return void(ctx.exit_code = check_jsonl(*units, *cat, *r, *opts));
     auto paths = unit_paths(*units);
     analyze::Checker checker(*cat, opts->target, *r);   // one catalog index for the whole run
+    // A batch keeps going: a set that cannot be read is an error entry in the report (a JUnit error
+    // case), the others are still checked, and the exit code is the worst of all (docs/cli.md). Only
+    // a target that does not resolve (the command's mistake, the same for every set) stops the run.
     std::vector<analyze::SetCheck> checks;
-    int code = kExitOk;
-    bool bad = false;
+    bool bad = false, pid_seen = opts->pids.empty(), any_read = false;
     // Every unit (set folder or archive) on its own core; the report keeps the input order.
     using Out = Expected<std::vector<analyze::SetCheck>>;
     Progress progress("check", paths.size());
     for_each_ordered<Out>(paths.size(), opts->jobs, [&](size_t i) -> Out {
-      VK_TRY(sets, criu::open_sets({paths[i]}));
       std::vector<analyze::SetCheck> out;
-      for (const auto& s : sets) {
-        VK_TRY(c, checker.check(s.set, s.label));
-        out.push_back(std::move(c));
+      for (auto& s : criu::open_each({paths[i]})) {
+        if (s.error) {
+          out.push_back(analyze::check_error(s.label, opts->target, *r, *s.error));
+          out.back().container = s.container;
+          continue;
+        }
+        auto c = checker.check(*s.set, s.label, {opts->pids});
+        if (!c && c.error().exit_code == kExitUsage) return c.error();
+        out.push_back(c ? c.take() : analyze::check_error(s.label, opts->target, *r, c.error()));
+        out.back().container = s.container;
       }
       return out;
     }, [&](size_t i, Out& c) {
       progress.tick(i + 1);
       if ((bad = failed(ctx, c))) return false;
       for (auto& x : *c) {
-        code = std::max(code, x.exit_code());
+        pid_seen = pid_seen || !x.processes.empty();
+        any_read = any_read || !x.error;
         checks.push_back(std::move(x));
       }
       return true;
     });
     if (bad) return;
+    if (!pid_seen && any_read) {
+      ctx.exit_code = report(usage_error("--pid: no process with that pid in any input"));
+      return;
+    }
     std::string text = opts->format == "json"    ? analyze::render_check_json(checks)
                        : opts->format == "yaml"  ? analyze::render_check_yaml(checks)
                        : opts->format == "junit" ? analyze::render_check_junit(checks)
                                                  : analyze::render_check_text(checks);
     int rc = emit(text, opts->output);
-    ctx.exit_code = rc != kExitOk ? rc : code;
+    ctx.exit_code = rc != kExitOk ? rc : analyze::summarize(checks).exit_code;
+    // The errors also go to stderr, one line each, for a terminal that only shows the exit code.
+    for (const auto& c : checks)
+      if (c.error) report(*c.error);
   });
 }
 

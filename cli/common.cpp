@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 
+#include "analyzers/restorer.h"
+#include "formats/catalog/catalog.h"
 #include "formats/common/atomic.h"
 
 namespace vk::cli {
@@ -18,11 +21,56 @@ int report(const Error& e) {
   return e.exit_code;
 }
 
+namespace {
+std::map<const CLI::Option*, std::function<std::vector<std::string>()>>& values_registry() {
+  static std::map<const CLI::Option*, std::function<std::vector<std::string>()>> r;
+  return r;
+}
+}  // namespace
+
+std::vector<std::string> option_values(const CLI::Option* opt) {
+  auto it = values_registry().find(opt);
+  return it == values_registry().end() ? std::vector<std::string>() : it->second();
+}
+
+void set_option_values(const CLI::Option* opt, std::function<std::vector<std::string>()> values) {
+  values_registry()[opt] = std::move(values);
+}
+
 CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<std::string>& choices) {
   format = choices.front();
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : "|") + c;
-  return cmd.add_option("--format", format, "Output format: " + list)->check(CLI::IsMember(choices))->capture_default_str();
+  auto* o = cmd.add_option("--format", format, "Output format: " + list)->check(CLI::IsMember(choices))->capture_default_str();
+  set_option_values(o, [choices] { return choices; });
+  return o;
+}
+
+CLI::Option* add_restorer(CLI::App& cmd, std::string& restorer) {
+  auto names = analyze::restorer_names();
+  auto* o = cmd.add_option("-r,--restorer", restorer, "Restorer whose rules apply")->check(CLI::IsMember(names))->capture_default_str();
+  set_option_values(o, [names] { return names; });
+  return o;
+}
+
+CLI::Option* add_target(CLI::App& cmd, std::string& target, const std::string& help) {
+  auto* o = cmd.add_option("-t,--target", target, help);
+  set_option_values(o, [] {
+    std::vector<std::string> ids{"host"};
+    for (const auto& e : catalog::Catalog::builtin().entries())
+      if (!e.synthetic) ids.push_back(e.id);
+    return ids;
+  });
+  return o;
+}
+
+CLI::Option* add_catalogs(CLI::App& cmd, std::vector<std::string>& catalogs, const std::string& help) {
+  // One value per occurrence: CLI11's vector options otherwise swallow the positional inputs after it.
+  return cmd.add_option("--catalog", catalogs, help)->type_size(1)->allow_extra_args(false);
+}
+
+CLI::Option* add_pid(CLI::App& cmd, std::vector<uint32_t>& pids) {
+  return cmd.add_option("--pid", pids, "Only the process with this pid (repeatable)")->type_size(1)->allow_extra_args(false);
 }
 
 int emit(const std::string& raw, const std::string& path) {

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,20 @@ bool failed(Context& ctx, const T& e) {
 
 // Adds `--format` with the given choices to a subcommand.
 CLI::Option* add_format(CLI::App& cmd, std::string& format, const std::vector<std::string>& choices);
+// `--restorer R` (criu-4.2 by default), choices from analyzers/restorer.
+CLI::Option* add_restorer(CLI::App& cmd, std::string& restorer);
+// `-t,--target ID|RELEASE|host`; completion offers host and the built-in catalog's ids.
+CLI::Option* add_target(CLI::App& cmd, std::string& target, const std::string& help);
+// `--catalog PATH`, repeatable, exactly one value per occurrence (`--catalog a.yaml IN` keeps IN).
+CLI::Option* add_catalogs(CLI::App& cmd, std::vector<std::string>& catalogs,
+                          const std::string& help = "Add a user catalog (repeatable; later ones win on the same id)");
+// `--pid N`, repeatable: only these processes.
+CLI::Option* add_pid(CLI::App& cmd, std::vector<uint32_t>& pids);
+
+// The values an option accepts, for completion and man pages (registered by the add_* helpers).
+// Computed only when asked (the catalog's ids need the built-in catalog parsed).
+std::vector<std::string> option_values(const CLI::Option* opt);
+void set_option_values(const CLI::Option* opt, std::function<std::vector<std::string>()> values);
 
 // Writes `text` to stdout or, when `path` is set, atomically to that file.
 int emit(const std::string& text, const std::string& path);
@@ -66,7 +81,7 @@ class LineSink {
 };
 
 void add_inspect(CLI::App& app, Context& ctx);
-void add_docs(CLI::App& app, Context& ctx);     // cli/docs.cpp: completion, man
+void add_docs(CLI::App& app, Context& ctx);     // cli/docs.cpp: completion, man, explain
 void add_check(CLI::App& app, Context& ctx);    // cli/check.cpp
 void add_diff(CLI::App& app, Context& ctx);     // cli/diff.cpp
 void add_matrix(CLI::App& app, Context& ctx);   // cli/matrix.cpp

@@ -18,7 +18,7 @@ void add_diff(CLI::App& app, Context& ctx) {
   cmd->add_option("--abi", opts->abi, "ABI when A or B is a release")->check(CLI::IsMember({"x86_64", "i386", "x32"}))->capture_default_str();
   add_format(*cmd, opts->format, {"text", "json", "yaml"});
   cmd->add_option("-o,--output", opts->output, "Write to this file (atomically) instead of stdout");
-  cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable)");
+  add_catalogs(*cmd, opts->catalogs, "Add a user catalog (repeatable)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);
     if (failed(ctx, cat)) return;

@@ -36,7 +36,7 @@ void add_identify(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("identify", "Name the kernel build of a vDSO file or of each process's dumped vDSO");
   cmd->add_option("inputs", o->inputs, "vDSO files, image directories or checkpoint archives")->required();
-  cmd->add_option("--catalog", o->catalogs, "A user catalog.yaml merged over the built-in one (repeatable; later wins)");
+  add_catalogs(*cmd, o->catalogs, "A user catalog.yaml merged over the built-in one (repeatable; later wins)");
   cmd->add_flag("--no-builtin", o->no_builtin, "Leave the built-in catalog out");
   cmd->add_option("--top", o->top, "How many nearest builds to list (default 3)");
   add_format(*cmd, o->format, {"text", "json", "yaml"});

@@ -1,4 +1,6 @@
-// vdsokit inspect <image-dir|archive>...
+// vdsokit inspect <image-dir|folder|archive>... [--pid N]... [--format text|json|yaml] [-o FILE]
+#include <algorithm>
+
 #include "analyzers/inspect.h"
 #include "analyzers/records.h"
 #include "cli/common.h"
@@ -43,6 +45,7 @@ int inspect_jsonl(const ShardedInputs& units, const std::string& output) {
 void add_inspect(CLI::App& app, Context& ctx) {
   struct Opts {
     std::vector<std::string> inputs;
+    std::vector<uint32_t> pids;
     std::string format;
     std::string output;
     std::string shard;
@@ -56,6 +59,7 @@ void add_inspect(CLI::App& app, Context& ctx) {
   cmd->add_option("-o,--output", opts->output, "Write the report to this file (atomically) instead of stdout");
   add_shard(*cmd, opts->shard);
   add_jobs(*cmd, opts->jobs);
+  add_pid(*cmd, opts->pids);
   cmd->callback([opts, &ctx] {
     auto units = shard_inputs(opts->inputs, opts->shard);
     if (failed(ctx, units)) return;
@@ -76,10 +80,25 @@ void add_inspect(CLI::App& app, Context& ctx) {
     }, [&](size_t i, Out& r) {
       progress.tick(i + 1);
       if ((bad = failed(ctx, r))) return false;
-      for (auto& x : *r) reports.push_back(std::move(x));
+      for (auto& x : *r) {
+        if (!opts->pids.empty()) {   // --pid: only those processes; a set without them is left out
+          auto& ps = x.processes;
+          ps.erase(std::remove_if(ps.begin(), ps.end(),
+                                  [&](const analyze::Process& p) {
+                                    return std::find(opts->pids.begin(), opts->pids.end(), p.pid) == opts->pids.end();
+                                  }),
+                   ps.end());
+          if (ps.empty()) continue;
+        }
+        reports.push_back(std::move(x));
+      }
       return true;
     });
     if (bad) return;
+    if (reports.empty() && !opts->pids.empty()) {
+      ctx.exit_code = report(usage_error("--pid: no process with that pid in any input"));
+      return;
+    }
     std::string text = opts->format == "json"   ? analyze::render_json(reports)
                        : opts->format == "yaml" ? analyze::render_yaml(reports)
                                                 : analyze::render_text(reports);

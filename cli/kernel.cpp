@@ -55,7 +55,7 @@ int carve(const std::string& input, const std::string& out_dir, const std::vecto
   if (ec) return report(bad_input(out_dir, "cannot create directory: " + ec.message()));
 
   ojson doc = ojson::object();
-  doc["schema"] = "vdsokit-kernel-build/1";
+  doc["schema"] = "vdsokit.kernel-build/1";
   if (!r->release.empty()) doc["release"] = r->release;
   for (auto& [k, v] : meta.items()) doc[k] = v;
   ojson src = ojson::object();
@@ -182,7 +182,7 @@ int layout(const std::string& obs_dir, const std::string& carved_dir, const std:
            const std::string& out) {
   namespace fs = std::filesystem;
   ojson doc = ojson::object();
-  doc["schema"] = "vdsokit-kernel-layout/1";
+  doc["schema"] = "vdsokit.kernel-layout/1";
   for (const auto& m : metas) {
     auto eq = m.find('=');
     if (eq == std::string::npos || eq == 0) return report(usage_error("--meta wants key=value, got '" + m + "'"));

@@ -1,9 +1,80 @@
 // vdsokit: will this checkpoint restore on that kernel, and if not, what has to change?
+#include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "cli/common.h"
+
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The subcommand chain the user typed (["vdsokit", "catalog", "show"]) as far as it names commands.
+const CLI::App* deepest(const CLI::App& app, int argc, char** argv, std::string& path) {
+  const CLI::App* cur = &app;
+  path = "vdsokit";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.empty() || a[0] == '-') continue;
+    const CLI::App* next = nullptr;
+    for (const auto* sub : cur->get_subcommands([](const CLI::App*) { return true; }))
+      if (sub->get_name() == a) next = sub;
+    if (!next) break;
+    cur = next;
+    path += " " + a;
+  }
+  return cur;
+}
+
+// One line: what went wrong, and where to read more. An unknown or misspelled command says so
+// (CLI11 would say "A subcommand is required" or list "arguments not expected").
+std::string parse_error_line(const CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
+  std::string path;
+  const CLI::App* cmd = deepest(app, argc, argv, path);
+  auto subs = cmd->get_subcommands([](const CLI::App*) { return true; });
+  if (!subs.empty()) {
+    // The first word after the known chain that is not an option: the command the user meant.
+    std::string word;
+    int depth = 0;
+    for (int i = 1; i < argc && word.empty(); ++i) {
+      std::string a = argv[i];
+      if (a.empty() || a[0] == '-') continue;
+      if (depth++ < int(std::count(path.begin(), path.end(), ' '))) continue;
+      word = a;
+    }
+    std::string where = path == "vdsokit" ? "" : path.substr(8) + ": ";
+    if (word.empty()) return where + "a command is required (see " + path + " --help)";
+    std::string best;
+    size_t best_d = 3;
+    for (const auto* s : subs)
+      if (size_t d = edit_distance(word, s->get_name()); d < best_d) best_d = d, best = s->get_name();
+    return where + "unknown command '" + word + "'" + (best.empty() ? "" : "; did you mean '" + best + "'?") + " (see " + path +
+           " --help)";
+  }
+  std::string what = e.what();
+  for (auto& c : what)
+    if (c == '\n') c = ' ';
+  while (!what.empty() && what.back() == ' ') what.pop_back();
+  std::string where = path == "vdsokit" ? "" : path.substr(8) + ": ";
+  return where + what + " (see " + path + " --help)";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace vk::cli;
@@ -35,10 +106,16 @@ int main(int argc, char** argv) {
   if (std::strcmp(base ? base + 1 : argv[0], "vdsokit-fixup") == 0) args.insert(args.begin() + 1, fixup);
   try {
     app.parse(int(args.size()), args.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    // CLI11 returns 0 for --help/--version; every real parse error is a usage error (docs/cli.md).
-    return rc == 0 ? 0 : vk::kExitUsage;
+    // Every real parse error is one "vdsokit: ..." line and a usage error (docs/cli.md).
+    std::cerr << "vdsokit: " << parse_error_line(app, int(args.size()), args.data(), e) << "\n";
+    return vk::kExitUsage;
   }
   return ctx.exit_code;
 }

@@ -15,10 +15,15 @@ void add_matrix(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("matrix", "Verdicts for every ordered pair of catalog builds (dumped on row, restored on column)");
   cmd->add_option("--abi", opts->abis, "ABIs to include (repeatable)")->check(CLI::IsMember({"x86_64", "i386", "x32"}))->capture_default_str();
-  cmd->add_option("-r,--restorer", opts->restorers, "Restorers (repeatable; `all` for every one)")->capture_default_str();
+  auto* ro = cmd->add_option("-r,--restorer", opts->restorers, "Restorers (repeatable; `all` for every one)")->capture_default_str();
+  set_option_values(ro, [] {
+    auto names = analyze::restorer_names();
+    names.push_back("all");
+    return names;
+  });
   add_format(*cmd, opts->format, {"md", "json", "html", "svg"});
   cmd->add_option("-o,--output", opts->output, "Write to this file (atomically) instead of stdout");
-  cmd->add_option("--catalog", opts->catalogs, "Add a user catalog (repeatable)");
+  add_catalogs(*cmd, opts->catalogs, "Add a user catalog (repeatable)");
   cmd->add_option("--truth", opts->truth, "Mark the cells a recorded real restore covers (a truth corpus folder, e.g. corpora/truth)");
   cmd->callback([opts, &ctx] {
     auto cat = catalog::effective_catalog(opts->catalogs);

@@ -169,11 +169,9 @@ void add_rewrite(CLI::App& app, Context& ctx) {
   };
   auto vv = std::make_shared<VvarOpts>();
   auto* vcmd = cmd->add_subcommand("vvar", "Move the vvar VMA of retargetable processes so the restore remaps in place (VK006)");
-  vcmd->add_option("-t,--target", vv->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
-  vcmd->add_option("-r,--restorer", vv->restorer, "Restorer whose rules apply")
-      ->check(CLI::IsMember(analyze::restorer_names()))
-      ->capture_default_str();
-  vcmd->add_option("--catalog", vv->catalogs, "Add a user catalog (repeatable; later ones win on the same id)");
+  add_target(*vcmd, vv->target, "Target kernel: a catalog id, a release, or host (the running kernel)")->required();
+  add_restorer(*vcmd, vv->restorer);
+  add_catalogs(*vcmd, vv->catalogs);
   vcmd->add_flag("--force", vv->force, "Write even when the in-place result still carries an error finding (VK005)");
   add_common(*vcmd, *vv);
   vcmd->callback([vv, &ctx] {
