@@ -11,12 +11,13 @@ DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doct
 # Sanitizer and fuzz builds (make test-sanitize, make fuzz, make fuzz-smoke): clang-14 and libFuzzer.
 DEB_SAN   = clang-14 libfuzzer-14-dev
 # Test-only dependencies: Debian's crit (criu 3.17.1) is the reference decoder for old-schema images;
-# gcc-multilib lets the live tests build a 32-bit child; python3 parses JUnit/SVG output in the CLI tests.
+# gcc-multilib lets the live tests build a 32-bit child; python3 parses JUnit/SVG output in the CLI tests,
+# python3-jsonschema validates every JSON output the tests see against docs/schemas/.
 # mmdebstrap builds the private roots with Debian's CRIU 4.1.x/4.2.x that the e2e tests restore with
 # (scripts/criu-roots.sh, cached outside the tree in $(CRIU_CACHE)).
 # slurm-wlm (slurmctld, slurmd, client) and munge run the single-node Slurm cluster of the
 # slurm_array test (tests/slurm/; installing them starts no service).
-DEB_TEST  = criu gcc-multilib python3 mmdebstrap slurm-wlm munge
+DEB_TEST  = criu gcc-multilib python3 python3-jsonschema mmdebstrap slurm-wlm munge
 # Bench-only dependencies (`make bench`, bench/ratios.py): the real baselines of issue 11, Debian's
 # pycriu/crit (criu, python3-protobuf) and zstd; hyperfine for ad-hoc comparisons.
 DEB_BENCH = criu python3 python3-protobuf zstd hyperfine

@@ -38,7 +38,7 @@ TEST_CASE("inspect reads archives in place and walks folders of image sets") {
   auto r = test::run_vdsokit({"inspect", "--format", "json", test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.zst")});
   REQUIRE(r.code == 0);
   auto j = nlohmann::json::parse(r.out);
-  CHECK(j["image_sets"][0]["processes"][0]["vdso_sha256"] == "4b15c3420aa259678b291cf305c8f935ec0893e74973620272f98a3f246cce64");
+  CHECK(j["image_sets"][0]["processes"][0]["sha256_all"] == "4b15c3420aa259678b291cf305c8f935ec0893e74973620272f98a3f246cce64");
   auto all = test::run_vdsokit({"inspect", "--format", "json", test::fixtures()});
   REQUIRE(all.code == 0);
   CHECK(nlohmann::json::parse(all.out)["image_sets"].size() >= 9);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -73,6 +74,38 @@ void copy_dir(const std::string& from, const std::string& to) {
   }
 }
 
+namespace {
+
+// Every JSON document a test gets from `--format json` is kept in VK_JSON_OUT (with the command that
+// made it) so the json_schemas ctest validates it against docs/schemas/ (tests/support/validate_json.py).
+void keep_json(const std::vector<std::string>& args, const std::string& stdout_text) {
+  bool json = false;
+  std::string output;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if ((args[i] == "--format" && i + 1 < args.size() && args[i + 1] == "json") || args[i] == "--format=json") json = true;
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) output = args[i + 1];
+  }
+  if (!json || args.empty()) return;
+  std::string text = stdout_text;
+  std::error_code ec;
+  if (!output.empty() && output != "-") {
+    if (!std::filesystem::is_regular_file(output, ec)) return;
+    text = read_text(output);
+  }
+  if (text.empty() || text[0] != '{') return;
+  static std::atomic<unsigned> counter{0};
+  std::filesystem::create_directories(VK_JSON_OUT, ec);
+  std::string sub = args[0];
+  std::replace(sub.begin(), sub.end(), '/', '_');
+  std::string base = std::string(VK_JSON_OUT) + "/" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-" + sub;
+  std::string cmd = "vdsokit";
+  for (const auto& a : args) cmd += " " + a;
+  write_bytes(base + ".json", std::vector<uint8_t>(text.begin(), text.end()));
+  write_bytes(base + ".cmd", std::vector<uint8_t>(cmd.begin(), cmd.end()));
+}
+
+}  // namespace
+
 Run run_vdsokit(const std::vector<std::string>& args) {
   TempDir tmp;
   std::string cmd = std::string("'") + VK_BINARY + "'";
@@ -83,6 +116,7 @@ Run run_vdsokit(const std::vector<std::string>& args) {
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   r.out = read_text(tmp / "out");
   r.err = read_text(tmp / "err");
+  keep_json(args, r.out);
   return r;
 }
 
