@@ -37,11 +37,15 @@ std::string words(const std::vector<std::string>& v) {
 // `case "$prev" in --format) vals="text json" ;; ... esac` for the options of `app` that take known
 // values (--format, --restorer, --target: cli/common.h option_values).
 std::string value_cases(const CLI::App& app, const std::string& indent) {
-  std::string cases;
+  std::string cases, positional;
   for (const auto* opt : app.get_options()) {
-    if (opt->get_positional()) continue;
     auto values = option_values(opt);
     if (values.empty()) continue;
+    if (opt->get_positional()) {
+      // A positional with known values (explain's codes): offered when no option asks for its value.
+      positional = indent + "[ -z \"$vals\" ] && [[ \"$cur\" != -* ]] && vals=\"" + words(values) + "\"\n";
+      continue;
+    }
     std::vector<std::string> names;
     for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
     for (const auto& sn : opt->get_snames()) names.push_back("-" + sn);
@@ -49,7 +53,7 @@ std::string value_cases(const CLI::App& app, const std::string& indent) {
     for (const auto& n : names) pat += (pat.empty() ? "" : "|") + n;
     cases += indent + "  " + pat + ") vals=\"" + words(values) + "\" ;;\n";
   }
-  return cases.empty() ? "" : indent + "case \"$prev\" in\n" + cases + indent + "esac\n";
+  return (cases.empty() ? "" : indent + "case \"$prev\" in\n" + cases + indent + "esac\n") + positional;
 }
 
 std::string bash_completion(const CLI::App& app) {

@@ -59,7 +59,7 @@ TEST_CASE("archive errors: not an archive, truncated archive, nothing inside") {
   SUBCASE("a directory without images") {
     auto r = criu::discover(tmp.path);
     REQUIRE(!r);
-    CHECK(r.error().message.find("no CRIU image set") != std::string::npos);
+    CHECK(r.error().message.find("expected a CRIU image set, found a directory without one") != std::string::npos);
   }
 }
 
