@@ -34,7 +34,10 @@ Expected<catalog::Entry> resolve_target(const catalog::Catalog& cat, const std::
                        "): give the id");
   }
   std::string msg = "unknown target '" + target + "' for ABI " + vdso::abi_name(abi);
-  auto near = cat.suggest(target);
+  // Suggestions of the ABI the process needs (the others would fail the same way).
+  std::vector<std::string> near;
+  for (const auto& id : cat.suggest(target, 64))
+    if (near.size() < 3 && id.ends_with(std::string("/") + vdso::abi_name(abi))) near.push_back(id);
   if (!near.empty()) {
     msg += "; did you mean ";
     for (size_t i = 0; i < near.size(); ++i) msg += (i ? i + 1 == near.size() ? " or " : ", " : "") + near[i];

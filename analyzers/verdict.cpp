@@ -280,7 +280,7 @@ void predict_clocks(Outcome& o) {
 std::string remedy(const Finding& f, const Subject& s, const Restorer& r) {
   const std::string runtime = "restore with vdsokit-runtime (check again with --restorer vdsokit-runtime)";
   if (f.code == "VK003")
-    return "vdsokit rewrite exports --restorer " + r.name + " INPUT, or restore with criu restore --action-script \"vdsokit fixup\"";
+    return "vdsokit rewrite exports --restorer " + r.name + " INPUT, or restore with criu restore --action-script vdsokit-fixup";
   if (f.code == "VK004")
     return runtime + ": it leaves a function the target lacks unpatched instead of jumping into nothing; or pick a target that exports it";
   if (f.code == "VK005") return runtime + ": it compares every exported function and builds a proxy instead";

@@ -151,9 +151,7 @@ void add_rewrite(CLI::App& app, Context& ctx) {
   auto* ecmd = cmd->add_subcommand("exports",
                                    "Write system-call stubs over the dumped vDSO's exports that the restorer leaves on old code "
                                    "while they read vvar data (VK003), so a proxy restore is correct");
-  ecmd->add_option("-r,--restorer", ex->restorer, "Restorer whose proxy the stubs complete")
-      ->check(CLI::IsMember(analyze::restorer_names()))
-      ->capture_default_str();
+  add_restorer(*ecmd, ex->restorer)->description("Restorer whose proxy the stubs complete");
   add_common(*ecmd, *ex);
   ecmd->callback([ex, &ctx] {
     const auto* r = analyze::find_restorer(ex->restorer);
