@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <filesystem>
 #include <optional>
 
@@ -105,12 +106,35 @@ void walk(const fs::path& dir, int depth, std::vector<Found>& out) {
 
 std::string file_kind(const std::string& path);
 
+// Whether a file starts like an archive or a compressed stream (tar's "ustar" at 257, gzip, zstd, xz,
+// bzip2 magic): then its own open error (limit, offset) is the one to report.
+bool archive_magic(const std::string& path) {
+  auto blob = open_file(path);
+  if (!blob) return false;
+  uint8_t h[264] = {};
+  size_t n = size_t(std::min<uint64_t>((*blob)->size(), sizeof h));
+  if (!(*blob)->read(0, h, n)) return false;
+  auto at = [&](size_t off, std::initializer_list<uint8_t> m) {
+    if (off + m.size() > n) return false;
+    size_t i = off;
+    for (uint8_t b : m)
+      if (h[i++] != b) return false;
+    return true;
+  };
+  return at(0, {0x1f, 0x8b}) || at(0, {0x28, 0xb5, 0x2f, 0xfd}) || at(0, {0xfd, '7', 'z', 'X', 'Z', 0}) || at(0, {'B', 'Z', 'h'}) ||
+         at(257, {'u', 's', 't', 'a', 'r'});
+}
+
 // The sets of one archive, each with the container metadata at the archive's root (Podman/CRI-O
 // keep the images under checkpoint/ and config.dump/spec.dump at the top).
 Expected<std::vector<Input>> archive_sets(const std::string& path) {
-  if (!archive::looks_like_archive(path))
+  auto opened = open_archive(path);
+  if (!opened) {
+    // An archive that fails keeps its own error (offset, limit); anything else says what it is.
+    if (archive_magic(path)) return opened.error();
     return bad_input(path, "expected an image directory, a folder of image sets or a checkpoint archive; found " + file_kind(path));
-  VK_TRY(ar, open_archive(path));
+  }
+  auto ar = opened.take();
   std::vector<Input> inputs;
   VK_TRY(meta, container_meta(*ar->tree("")));
   for (const auto& folder : ar->folders_with("pstree.img")) {
