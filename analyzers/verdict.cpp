@@ -297,7 +297,8 @@ std::string remedy(const Finding& f, const Subject& s, const Restorer& r) {
     if (s.vdso && s.vdso->osabi != 0 && !r.accepts_osabi_linux) return "restore with CRIU >= 4.2 (--restorer criu-4.2) or vdsokit-runtime";
     return "restore with CRIU >= 4.1 (--restorer criu-4.1), which accepts a GNU hash table alone, or vdsokit-runtime";
   }
-  if (f.code == "VK019") return runtime + ": it re-patches every export";
+  if (f.code == "VK019")
+    return "vdsokit rewrite exports --restorer " + r.name + " INPUT, or restore with criu restore --action-script vdsokit-fixup";
   if (f.code == "VK022") return "restore on a target with Linux >= 6.11 (it maps MAP_DROPPABLE)";
   if (f.code == "VK021") return "dump again while no thread is inside the vDSO, or restore on a target whose vDSO matches (in place)";
   return "";
