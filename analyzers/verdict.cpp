@@ -1,5 +1,7 @@
 #include "analyzers/verdict.h"
 
+#include "analyzers/deploy.h"   // shell_quote: one quoting for remedies and job scripts
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -48,15 +50,6 @@ std::string old_code_effect(const std::string& name) {
   return "keeps the old code, which reads no vvar data: keeps working";
 }
 
-std::string shell_quote(const std::string& s) {
-  bool plain = !s.empty();
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("_./:@+=,-", c)) plain = false;
-  if (plain) return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 void fill_remedies(std::vector<Finding>& findings, const std::string& input, const std::string& target) {
   auto replace = [](std::string& s, const std::string& what, const std::string& with) {

@@ -31,8 +31,6 @@ struct Finding {
 
 // Replaces INPUT and TARGET in every remedy of `findings` (shell-quoted when needed).
 void fill_remedies(std::vector<Finding>& findings, const std::string& input, const std::string& target);
-// The words a shell needs to pass `s` as one argument ('...' when it holds anything but [A-Za-z0-9_./:@+=,-]).
-std::string shell_quote(const std::string& s);
 
 // reads_vvar (restorer.h) is the one answer for check's findings and plan's entries.
 // What a call does when the function stays on the old code after a proxy restore.

@@ -33,13 +33,13 @@ int check_jsonl(const ShardedInputs& units, const catalog::Catalog& cat, const a
           report(e);
           analyze::fill_error(rec, e);
         };
-        auto sets = criu::open_sets({u.path});
-        if (!sets) return fail(sets.error());
         std::vector<analyze::SetCheck> checks;
-        for (const auto& s : *sets) {
-          auto c = checker.check(s.set, s.label, {o.pids});
+        for (auto& s : criu::open_each({u.path})) {
+          if (s.error) return fail(*s.error);
+          auto c = checker.check(*s.set, s.label, {o.pids});
           if (!c) return fail(c.error());
           checks.push_back(c.take());
+          checks.back().container = s.container;   // the same detail as --format json
         }
         analyze::fill_check(rec, checks);
       },
