@@ -217,7 +217,7 @@ TEST_CASE("inspect --format jsonl: a unit that cannot be read is an error record
   auto r = test::run_vdsokit({"inspect", test::fixture("host-sleep/images"), tmp / "empty",
                               test::fixture("host-vdsoloop-podman/host-vdsoloop.tar.zst"), "--format", "jsonl", "-o", tmp / "i.jsonl"});
   CHECK(r.code == 3);
-  CHECK(r.err.find("no CRIU image set") != std::string::npos);
+  CHECK(r.err.find("expected a CRIU image set, found a directory without one") != std::string::npos);
   auto rep = test::run_vdsokit({"report", tmp / "i.jsonl", "--format", "json"});
   CHECK(rep.code == 3);
   auto j = nlohmann::json::parse(rep.out);
