@@ -65,7 +65,7 @@ TEST_CASE("archive errors: not an archive, truncated archive, nothing inside") {
 
 TEST_CASE("archive reader: a plain .tar is read in place, a .tar.zst holds only the images and the vDSO pages") {
   const std::string dir = test::fixture("host-vdsoloop/images");
-  auto plain = archive::Archive::open(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar"));
+  auto plain = vk::archive::Archive::open(test::fixture("host-vdsoloop-podman/host-vdsoloop.tar"));
   REQUIRE(plain);
   CHECK(!(*plain)->compressed());
   CHECK((*plain)->kept_bytes() == 0);   // every member is a window onto the file
@@ -103,7 +103,7 @@ TEST_CASE("archive reader: a compression bomb (synthetic: 300 MiB of zeros in a 
   auto members = test::members_of(test::fixture("host-vdsoloop/images"), "checkpoint");
   members.insert(members.begin(), test::TarMember{"checkpoint/bomb.img", {}, 300ull << 20, 0});
   test::write_tar(tmp / "bomb.tar.zst", "zstd", members);
-  CHECK(std::filesystem::file_size(tmp / "bomb.tar.zst") < (300ull << 20) / archive::kMaxRatio);
+  CHECK(std::filesystem::file_size(tmp / "bomb.tar.zst") < (300ull << 20) / vk::archive::kMaxRatio);
   auto r = criu::discover(tmp / "bomb.tar.zst");
   REQUIRE(!r);
   CHECK(r.error().file == tmp / "bomb.tar.zst");
