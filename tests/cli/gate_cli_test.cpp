@@ -435,7 +435,7 @@ TEST_CASE("diff: names every target, no invented addresses, aliases once, every 
     ++lines[s["change"].get<std::string>() + " " + s["name"].get<std::string>()];
     for (const auto& al : s["aliases"]) ++lines[s["change"].get<std::string>() + " " + al.get<std::string>()];
   }
-  for (const auto& [k, n] : lines) CHECK_MESSAGE(n == 1, k);
+  for (const auto& line : lines) CHECK_MESSAGE(line.second == 1, line.first);
   bool grouped = false;
   for (const auto& s : syms) grouped |= s["name"] == "__vdso_clock_gettime" && !s["aliases"].empty();
   CHECK(grouped);

@@ -152,7 +152,8 @@ TEST_CASE("e2e: criu-4.2 with --action-script vdsokit-fixup: every function corr
         // second generation the trampoline of the first fixup is still in the old vDSO; when CRIU parks
         // the new [vdso] at the same address as before, it already aims right ("unchanged").
         CHECK((log.find("): patched: ") != std::string::npos || (gen == 2 && log.find("): unchanged: ") != std::string::npos)));
-        auto [lo, hi] = task_vdso(w);
+        const auto vdso = task_vdso(w);
+        const uint64_t lo = vdso.first, hi = vdso.second;
         for (const auto& l : r.lines) {
           uint64_t to = trampoline_target(l.at("code_getres"));
           INFO("clock_getres jumps to " << vk::hex(to) << ", running [vdso] " << vk::hex(lo) << "-" << vk::hex(hi));
@@ -210,7 +211,8 @@ TEST_CASE("e2e: criu-4.2 --leave-stopped, vdsokit fixup --pid, resume: every fun
   CHECK(j["processes"][0]["status"] == "patched");
   CHECK(sh({"kill", "-CONT", pid}).code == 0);
   REQUIRE(wait_lines(out, "T ", 3));
-  auto [lo, hi] = task_vdso(w);
+  const auto vdso = task_vdso(w);
+        const uint64_t lo = vdso.first, hi = vdso.second;
   std::istringstream in(vk::test::read_text(out));
   size_t n = 0;
   for (std::string line; std::getline(in, line);) {

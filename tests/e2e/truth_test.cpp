@@ -45,7 +45,9 @@ TEST_CASE("truth: check agrees with every recorded real restore (corpora/truth)"
       for (const auto& n : rec["trampolined"]) got.insert(n.get<std::string>());
       ok = ok && got == predicted_trampolines(outcome);
       auto fns = predicted_functions(outcome);
-      for (const auto& [fn, v] : rec["functions"].items()) {
+      for (const auto& item : rec["functions"].items()) {
+        const std::string fn = item.key();
+        const auto& v = item.value();
         CAPTURE(fn);
         CHECK(v.get<std::string>() == fns.at(fn));
         ok = ok && v.get<std::string>() == fns.at(fn);
@@ -69,7 +71,9 @@ TEST_CASE("truth: matrix --truth refuses malformed records (synthetic)") {
       {"wrong-schema.json", "{\"schema\": \"vdsokit.truth/9\"}"},
       {"missing-ids.json", "{\"schema\": \"vdsokit.truth/1\", \"restorer\": \"criu-4.2\", \"status\": \"restored\"}"},
       {"array.json", "[1, 2, 3]"}};
-  for (const auto& [name, text] : bad) {
+  for (const auto& entry : bad) {
+    const std::string& name = entry.first;
+    const std::string& text = entry.second;
     CAPTURE(name);
     fs::path dir = fs::path(w.path()) / name;
     fs::create_directories(dir);

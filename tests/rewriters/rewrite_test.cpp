@@ -278,8 +278,8 @@ TEST_CASE("archive: .tar.zst pagemap to 4.1 keeps every other member byte-identi
   auto found = criu::discover(ar);
   REQUIRE(found);
   REQUIRE(found->size() == 1);
-  auto a = archive::Archive::open(src);
-  auto b = archive::Archive::open(ar);
+  auto a = vk::archive::Archive::open(src);
+  auto b = vk::archive::Archive::open(ar);
   REQUIRE(a);
   REQUIRE(b);
   REQUIRE((*a)->members().size() == (*b)->members().size());
@@ -306,7 +306,7 @@ TEST_CASE("archive: .tar.zst pagemap to 4.1 keeps every other member byte-identi
   // --output: the input stays, the output is the 4.2 archive again.
   auto back = pagemap_batch({ar}, rewrite::PagemapSchema::V42, false, tmp / "out.tar.zst");
   CHECK(back.units[0].status == "rewritten");
-  auto o = archive::Archive::open(tmp / "out.tar.zst");
+  auto o = vk::archive::Archive::open(tmp / "out.tar.zst");
   REQUIRE(o);
   auto pmo = (*o)->members().at("checkpoint/pagemap-7660.img").blob->read_all(UINT64_MAX);
   REQUIRE(pmo);
@@ -387,7 +387,7 @@ TEST_CASE("archive: of a duplicated name only the last copy is rewritten; a plai
   auto orig = test::read_bytes(ar);
   auto r = pagemap_batch({ar}, rewrite::PagemapSchema::V41);
   REQUIRE(r.units[0].status == "rewritten");
-  auto rd = archive::Reader::open(ar);
+  auto rd = vk::archive::Reader::open(ar);
   REQUIRE(rd);
   std::vector<std::vector<uint8_t>> copies;
   for (;;) {
