@@ -67,7 +67,7 @@ bench: deps-bench build
 ASAN_BUILD ?= build-asan
 ASAN_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVK_WERROR=ON -DVK_FUZZ=ON \
               -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
-ASAN_EXCLUDE ?= live|e2e|bench
+ASAN_EXCLUDE ?= live|e2e|bench|slurm
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 15
 export ASAN_OPTIONS ?= detect_leaks=1
