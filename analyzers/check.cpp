@@ -239,24 +239,6 @@ ordered_json checks_json(const std::vector<SetCheck>& checks) {
   return ordered_json{{"schema", "vdsokit.check/1"}, {"exit_code", s.exit_code}, {"summary", summary_json(s)}, {"image_sets", all}};
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default:
-        // XML 1.0 forbids most control characters; image-derived strings could hold them.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-        else out += c;
-    }
-  }
-  return out;
-}
-
 std::string plural(size_t n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -355,26 +337,26 @@ std::string render_check_junit(const std::vector<SetCheck>& checks) {
     size_t f = 0;
     for (const auto& p : c.processes) f += p.outcome.exit_code() != kExitOk;
     size_t n = c.error ? 1 : c.processes.size();
-    o << "  <testsuite name=\"" << xml_escape(c.input) << "\" tests=\"" << n << "\" failures=\"" << f << "\" errors=\""
+    o << "  <testsuite name=\"" << markup_escape(c.input) << "\" tests=\"" << n << "\" failures=\"" << f << "\" errors=\""
       << (c.error ? 1 : 0) << "\" skipped=\"0\" time=\"" << seconds_str(c.seconds) << "\" timestamp=\"" << c.timestamp << "\">\n";
     if (c.container) {
       o << "    <properties>\n";
       for (auto [k, v] : {std::pair<const char*, const std::string*>{"container", &c.container->name}, {"image", &c.container->image},
                           {"engine", &c.container->engine}, {"created", &c.container->created}})
-        o << "      <property name=\"" << k << "\" value=\"" << xml_escape(*v) << "\"/>\n";
+        o << "      <property name=\"" << k << "\" value=\"" << markup_escape(*v) << "\"/>\n";
       o << "    </properties>\n";
     }
-    std::string cls = xml_escape(junit_classname(c.input));
+    std::string cls = markup_escape(junit_classname(c.input));
     if (c.error) {
-      o << "    <testcase classname=\"" << cls << "\" name=\"" << xml_escape("read " + c.input) << "\" time=\"0.000\">\n";
-      o << "      <error type=\"bad-input\" message=\"" << xml_escape(c.error->str()) << "\">" << xml_escape(c.error->str())
+      o << "    <testcase classname=\"" << cls << "\" name=\"" << markup_escape("read " + c.input) << "\" time=\"0.000\">\n";
+      o << "      <error type=\"bad-input\" message=\"" << markup_escape(c.error->str()) << "\">" << markup_escape(c.error->str())
         << "</error>\n";
       o << "    </testcase>\n";
     }
     for (const auto& p : c.processes) {
       const auto& out = p.outcome;
       o << "    <testcase classname=\"" << cls << "\" name=\""
-        << xml_escape("pid " + std::to_string(p.pid) + " (" + p.comm + ") on " + out.target + " with " + out.restorer) << "\" time=\""
+        << markup_escape("pid " + std::to_string(p.pid) + " (" + p.comm + ") on " + out.target + " with " + out.restorer) << "\" time=\""
         << seconds_str(p.seconds) << "\">\n";
       std::string body;
       for (const auto& x : out.findings) {
@@ -383,10 +365,10 @@ std::string render_check_junit(const std::vector<SetCheck>& checks) {
       }
       if (out.exit_code() != kExitOk) {
         std::string type = out.verdict == Verdict::Blocked ? "blocked" : "findings";
-        o << "      <failure type=\"" << type << "\" message=\"" << xml_escape(failure_message(out)) << "\">" << xml_escape(body)
+        o << "      <failure type=\"" << type << "\" message=\"" << markup_escape(failure_message(out)) << "\">" << markup_escape(body)
           << "</failure>\n";
       }
-      o << "      <system-out>" << xml_escape("verdict: " + std::string(verdict_name(out.verdict)) + "\n" + body) << "</system-out>\n";
+      o << "      <system-out>" << markup_escape("verdict: " + std::string(verdict_name(out.verdict)) + "\n" + body) << "</system-out>\n";
       o << "    </testcase>\n";
     }
     o << "  </testsuite>\n";

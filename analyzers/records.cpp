@@ -1,5 +1,7 @@
 #include "analyzers/records.h"
 
+#include "formats/common/text.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -37,22 +39,7 @@ const std::vector<std::string>& verdict_order() {
   return order;
 }
 
-std::string escape(const std::string& s, bool xml) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += xml ? "&apos;" : "&#39;"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-        else out += c;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& s, bool xml) { return markup_escape(s, xml ? "&apos;" : "&#39;"); }
 
 std::string seconds_text(double s) {
   char b[32];

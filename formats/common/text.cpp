@@ -107,4 +107,22 @@ nlohmann::ordered_json utf8_clean(const nlohmann::ordered_json& j) {
 // passes the text filter (printable_text) unchanged.
 std::string dump_json(const nlohmann::ordered_json& j, int indent) { return utf8_clean(j).dump(indent, ' ', true); }
 
+std::string markup_escape(std::string_view s, const char* apos) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += apos; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
+        else out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace vk

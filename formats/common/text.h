@@ -24,6 +24,11 @@ std::string printable_text(std::string_view s);
 // Whether printable_text would return `s` unchanged (lets a large report be written without a copy).
 bool is_printable_text(std::string_view s);
 
+// `s` inside an XML/HTML attribute or element: the five markup characters as entities (`'` as `apos`,
+// which HTML writers may set to "&#39;"), and control bytes other than newline and tab, which XML 1.0
+// forbids, as '?'.
+std::string markup_escape(std::string_view s, const char* apos = "&apos;");
+
 // A JSON tree with utf8_escape applied to every string and key, then dumped (indent as json::dump)
 // in ASCII only (non-ASCII characters as \uXXXX escapes).
 std::string dump_json(const nlohmann::ordered_json& j, int indent);
