@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target of a VK_FUZZ build for SECONDS each: scripts/fuzz.sh BUILD SECONDS [TARGET...]
 # Corpus: BUILD/fuzz/corpus/<target> (grows across runs) seeded from BUILD/fuzz/seeds/<target> (real
-# fixtures, fuzz/mkseed.py). Any finding (crash, sanitizer report, leak, timeout, > RSS limit) stops
+# fixtures, fuzz/mkseed.py) and fuzz/regressions/<target> (every past finding's reproducer, replayed
+# first on every run). Any finding (crash, sanitizer report, leak, timeout, > RSS limit) stops
 # that target, leaves the reproducer in BUILD/fuzz/findings/<target>/ and makes the script fail.
 # Prints one line per target with its executions, and the total.
 set -uo pipefail
@@ -11,6 +12,7 @@ shift 2
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(image imageset pages vdso archive crit_json catalog procmaps kernel)
 build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 # Larger inputs where the seeds are large (image sets with pages, archives); the default elsewhere.
 max_len() {
   case $1 in
@@ -27,12 +29,14 @@ for t in "${targets[@]}"; do
   corpus=$build/fuzz/corpus/$t
   findings=$build/fuzz/findings/$t
   mkdir -p "$corpus" "$findings"
+  extra=()
+  [ -d "$src/fuzz/regressions/$t" ] && extra=("$src/fuzz/regressions/$t")
   log=$build/fuzz/$t.log
   # -malloc_limit_mb=256: no single allocation above the issue's 256 MiB bound for one input; RSS is
   # allowed ASan's overhead (shadow, quarantine) on top: the real bound is shown without sanitizers by
   # tests/cli/hostile_cli_test.cpp.
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:quarantine_size_mb=64" \
-  "$bin" "$corpus" "$build/fuzz/seeds/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
+  "$bin" "$corpus" "$build/fuzz/seeds/$t" "${extra[@]}" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
     -rss_limit_mb=1024 -malloc_limit_mb=256 -timeout=10 -artifact_prefix="$findings/" \
     -print_final_stats=1 >"$log" 2>&1
   rc=$?

@@ -9,6 +9,7 @@
 
 #include "formats/common/source.h"
 #include "formats/kernel/deb.h"
+#include "formats/vdso/elfcheck.h"
 #include "llvm/Object/ELF.h"
 #include "llvm/Support/Error.h"
 
@@ -98,6 +99,9 @@ Expected<std::optional<CarvedVdso>> try_image(std::span<const uint8_t> all, uint
       len = std::max(len, end);
     }
   std::span<const uint8_t> img = win.first(len);
+  // A bzImage holds many stray ELF magics; a candidate whose tables do not fit is not a vDSO (and
+  // libObject must not see it: formats/vdso/elfcheck.h).
+  if (!vdso::check_elf_tables(img, name, ELFT::Is64Bits)) return std::optional<CarvedVdso>{};
   llvm::StringRef iref(reinterpret_cast<const char*>(img.data()), img.size());
   auto ef = ELFFile<ELFT>::create(iref);
   if (!ef) { llvm::consumeError(ef.takeError()); return std::optional<CarvedVdso>{}; }

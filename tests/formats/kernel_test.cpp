@@ -212,6 +212,35 @@ TEST_CASE("find_vdso_images skips malformed candidates and fails cleanly when no
   CHECK_FALSE(kernel::find_vdso_images(cut, "cut.vmlinux"));
 }
 
+// Issue 12: fuzz_kernel's first finding (a SEGV in libObject's dynamicEntries(), which builds its array
+// from PT_DYNAMIC's p_offset/p_filesz unchecked). Synthetic mutation of the real corpus images placed in
+// a vmlinux-like blob: the candidate with the bad PT_DYNAMIC is skipped, the intact ones are still found.
+TEST_CASE("find_vdso_images skips a candidate whose PT_DYNAMIC lies outside it, without reading there") {
+  FakeVmlinux vm = make_vmlinux();
+  Bytes b = vm.bytes;
+  auto [abi, at] = vm.placed[0];
+  REQUIRE(abi == "x86_64");
+  uint64_t phoff = 0, phnum = 0;
+  std::memcpy(&phoff, b.data() + at + 0x20, 8);
+  std::memcpy(&phnum, b.data() + at + 0x38, 2);
+  bool mutated = false;
+  for (uint64_t i = 0; i < phnum; ++i) {
+    uint8_t* ph = b.data() + at + phoff + i * 56;
+    uint32_t type;
+    std::memcpy(&type, ph, 4);
+    if (type != 2 /* PT_DYNAMIC */) continue;
+    uint64_t far = 0x7fff00000000ull;
+    std::memcpy(ph + 8, &far, 8);   // p_offset
+    mutated = true;
+  }
+  REQUIRE(mutated);
+  auto r = kernel::find_vdso_images(b, "evil.vmlinux");
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().str()));
+  std::vector<std::string> found;
+  for (const auto& v : *r) found.push_back(v.abi);
+  CHECK(found == std::vector<std::string>{"x32", "i386"});
+}
+
 TEST_CASE(".altinstructions patch sites of a real vDSO lie inside its text") {
   for (const char* abi : {"x86_64", "x32", "i386"}) {
     CAPTURE(abi);

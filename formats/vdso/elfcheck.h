@@ -1,0 +1,17 @@
+// Bounds checks on an ELF image's tables, made on the raw bytes before LLVM's libObject sees them.
+// Used by every reader that hands untrusted ELF bytes to libObject (formats/vdso, formats/kernel).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "formats/common/error.h"
+
+namespace vk::vdso {
+
+// Refuses (bad input, with the offset of the structure at fault) an image whose program headers,
+// PT_DYNAMIC, PT_NOTE records, section headers or symbol-version tables do not fit `bytes`.
+Status check_elf_tables(std::span<const uint8_t> bytes, const std::string& name, bool is64);
+
+}  // namespace vk::vdso
