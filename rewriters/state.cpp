@@ -1,5 +1,7 @@
 #include "rewriters/state.h"
 
+#include "rewriters/transaction.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -186,7 +188,9 @@ UnitResult StateDir::run(const criu::Unit& unit, const Planner& plan, const Batc
     resumed = true;
     return u;
   }
-  bool interrupted_write = phase == "pending" && !matches(rec["before"], unit.path);
+  // Interrupted after its commit point: files already replaced, or a journal the batch finishes below
+  // before planning (rewriters/transaction.h) — either way the earlier run's rewrite is the result.
+  bool interrupted_write = phase == "pending" && (has_journal(unit.path) || !matches(rec["before"], unit.path));
 
   ordered_json base{{"schema", kStateSchema}, {"operation", operation_}, {"key", unit.key}, {"unit", unit.path}};
   BatchOptions o = opts;

@@ -13,9 +13,10 @@
 // A re-run, per unit of its shard:
 //   done, files still as recorded (size and mtime, else SHA-256)  -> skipped; its recorded result is
 //                                                                     reported with "resumed"
-//   pending, files as before                                      -> the write never happened: redone
-//   pending, files changed, the rewriter now finds it `unchanged` -> the interrupted write had completed:
-//                                                                     recorded done, reported "rewritten"
+//   pending, files as before, no journal                          -> the write never happened: redone
+//   pending, files changed or a journal left (killed after the    -> the interrupted write had committed:
+//   commit point), the rewriter now finds it `unchanged` once         the journal is finished, the unit
+//   the journal is finished                                           recorded done, reported "rewritten"
 //   anything else (no record, files changed since)                -> planned afresh (the rewriters
 //                                                                     report `unchanged` for a unit
 //                                                                     already converted, and write nothing)

@@ -4,12 +4,17 @@
 // they are what a kill between the state's two phases leaves.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "formats/common/sha256.h"
 #include "rewriters/pagemap.h"
 #include "rewriters/state.h"
+#include "rewriters/transaction.h"
 #include "support/fixtures.h"
 
 using namespace vk;
@@ -167,4 +172,56 @@ TEST_CASE("state: a malformed record is an error naming it (exit 3), the unit un
   REQUIRE(u.error);
   CHECK(u.error->file == st->record_path(s.unit.key));
   CHECK(s.sha() == kSha42);
+}
+
+// Issue 13: the Slurm array's killed task, reproduced in-process. A child runs the unit with the state
+// and is killed (SIGKILL) at each step of the transaction; the re-run must report what an uninterrupted
+// run reports (rewritten, the same file and change), whether it redoes the write (killed before the
+// commit point) or finishes the journal the killed run committed (killed after it, before any rename:
+// the case that was reported "unchanged").
+TEST_CASE("state: killed at every transaction step, the re-run reports the unit as an uninterrupted run does") {
+  rewrite::UnitResult clean;
+  {
+    Store s;
+    auto st = rewrite::StateDir::open(s.tmp / "state", "pagemap --to 4.1");
+    REQUIRE(st);
+    bool resumed = false;
+    clean = run(*st, s.unit, resumed);
+    REQUIRE(clean.status == "rewritten");
+    REQUIRE(clean.files.size() == 1);
+  }
+  const std::vector<std::string> steps = {"stage pagemap-7660.img", "journal", "commit", "rename pagemap-7660.img",
+                                          "fsync", "finish"};
+  for (size_t k = 0; k < steps.size(); ++k) {
+    CAPTURE(steps[k]);
+    Store s;
+    auto st = rewrite::StateDir::open(s.tmp / "state", "pagemap --to 4.1");
+    REQUIRE(st);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      rewrite::Transaction::set_hook([&](const std::string& step) {
+        if (step == steps[k]) ::kill(::getpid(), SIGKILL);
+        return Status::ok();
+      });
+      bool r = false;
+      (void)run(*st, s.unit, r);
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    bool committed = k >= 3;   // the journal is in place from "rename" on
+    CHECK(rewrite::has_journal(s.unit.path) == committed);
+    bool resumed = false;
+    auto again = run(*st, s.unit, resumed);
+    CHECK(again.status == "rewritten");
+    CHECK(resumed == committed);
+    REQUIRE(again.files.size() == 1);
+    CHECK(fs::path(again.files[0].file).filename() == fs::path(clean.files[0].file).filename());
+    CHECK(again.files[0].detail == clean.files[0].detail);
+    CHECK(s.sha() == kSha41);
+    CHECK_FALSE(rewrite::has_journal(s.unit.path));
+    CHECK(record(*st, s.unit.key)["phase"] == "done");
+  }
 }
