@@ -101,7 +101,7 @@ Expected<std::optional<CarvedVdso>> try_image(std::span<const uint8_t> all, uint
   std::span<const uint8_t> img = win.first(len);
   // A bzImage holds many stray ELF magics; a candidate whose tables do not fit is not a vDSO (and
   // libObject must not see it: formats/vdso/elfcheck.h).
-  if (!vdso::check_elf_tables(img, name, ELFT::Is64Bits)) return std::optional<CarvedVdso>{};
+  if (!vdso::check_elf_tables(llvm::ArrayRef<uint8_t>(img.data(), img.size()), name, ELFT::Is64Bits)) return std::optional<CarvedVdso>{};
   llvm::StringRef iref(reinterpret_cast<const char*>(img.data()), img.size());
   auto ef = ELFFile<ELFT>::create(iref);
   if (!ef) { llvm::consumeError(ef.takeError()); return std::optional<CarvedVdso>{}; }

@@ -8,7 +8,7 @@ namespace elf = llvm::ELF;
 
 namespace {
 
-uint64_t le(std::span<const uint8_t> b, uint64_t off, int n) {
+uint64_t le(llvm::ArrayRef<uint8_t> b, uint64_t off, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; --i) v = (v << 8) | b[off + i];
   return v;
@@ -22,7 +22,7 @@ uint64_t le(std::span<const uint8_t> b, uint64_t off, int n) {
 // getVersionDependencies() loop sh_info times even when vd_next/vn_next is 0 (3.7 G entries, then the
 // OOM killer). These are checked here, on the raw bytes and in 64-bit arithmetic, before libObject
 // sees the image; every refusal names the offset of the structure at fault.
-Status check_elf_tables(std::span<const uint8_t> b, const std::string& name, bool is64) {
+Status check_elf_tables(llvm::ArrayRef<uint8_t> b, const std::string& name, bool is64) {
   struct { bool is64; uint64_t phdr_size, shdr_size; } L{is64, is64 ? 56u : 32u, is64 ? 64u : 40u};
   const uint64_t size = b.size();
   auto fits = [&](uint64_t off, uint64_t len) { return off <= size && len <= size - off; };
