@@ -6,8 +6,12 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVK_WERROR=ON
 SAMPLE   ?= corpora/samples/host-vdsoloop
 
 # Build dependencies (Debian package names). llvm-dev is satisfied by any llvm-14..19-dev.
+# vdsokit links libprotobuf, yaml-cpp, libarchive and the compressors behind it statically (start-up
+# time, cmake/deps.cmake): the -dev packages shipping those lib*.a are listed (libarchive-dev does not
+# depend on them; libncurses-dev has LLVM's libtinfo.a).
 DEB_BUILD = cmake make g++ pkg-config llvm-dev libcli11-dev libyaml-cpp-dev doctest-dev libprotobuf-dev \
-            protobuf-compiler nlohmann-json3-dev libarchive-dev zstd
+            protobuf-compiler nlohmann-json3-dev libarchive-dev zstd \
+            zlib1g-dev liblzma-dev libbz2-dev nettle-dev libzstd-dev liblz4-dev libncurses-dev
 # Sanitizer and fuzz builds (make test-sanitize, make fuzz, make fuzz-smoke): clang-14 and libFuzzer.
 DEB_SAN   = clang-14 libfuzzer-14-dev
 # Test-only dependencies: Debian's crit (criu 3.17.1) is the reference decoder for old-schema images;

@@ -68,14 +68,14 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
     if (!w) {
       // The format is known once the first header is read; the filters once the stream is open.
       w.reset(archive_write_new());
-      if (archive_write_set_format(w.get(), archive_format(r->handle())) != ARCHIVE_OK)
+      if (archive::write_set_format(w.get(), archive_format(r->handle())) != ARCHIVE_OK)
         return write_error(input, w.get(), "cannot write this archive format");
       // Read-side filter 0 is the one next to the tar stream; the writer applies filters in the order
       // added, innermost first, so add them from the format outwards.
       for (int i = 0; i < archive_filter_count(r->handle()); ++i) {
         int code = archive_filter_code(r->handle(), i);
         if (code == ARCHIVE_FILTER_NONE) continue;
-        if (archive_write_add_filter(w.get(), code) != ARCHIVE_OK)
+        if (archive::write_add_filter(w.get(), code) != ARCHIVE_OK)
           return write_error(input, w.get(), std::string("cannot write compression filter ") + archive_filter_name(r->handle(), i));
       }
       // libarchive offers zstd/xz worker threads ("threads" filter option). Not used: measured on 2

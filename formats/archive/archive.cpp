@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -163,7 +164,14 @@ Expected<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
   r->file_size_ = uint64_t(st.st_size);
   r->a_ = archive_read_new();
   if (!r->a_) return bad_input(path, "libarchive: out of memory");
-  archive_read_support_filter_all(r->a_);
+  // The compressions of docs/cli.md "Inputs" (.tar.gz, .tar.zst, .tar.xz, .tar.bz2), recognised by
+  // content; lzma shares the xz reader. Named one by one (not archive_read_support_filter_all) so a
+  // static libarchive brings only these readers (cmake/deps.cmake).
+  archive_read_support_filter_gzip(r->a_);
+  archive_read_support_filter_zstd(r->a_);
+  archive_read_support_filter_xz(r->a_);
+  archive_read_support_filter_lzma(r->a_);
+  archive_read_support_filter_bzip2(r->a_);
   archive_read_support_format_tar(r->a_);
   archive_read_support_format_gnutar(r->a_);
   archive_read_support_format_cpio(r->a_);
@@ -374,6 +382,36 @@ std::vector<std::string> Archive::folders_with(const std::string& file) const {
 TreePtr Archive::tree(const std::string& folder) const {
   // Trees keep the archive alive; an Archive is always owned by a shared_ptr (see open()).
   return std::make_shared<ArchiveTree>(shared_from_this(), folder);
+}
+
+int write_set_format(struct archive* w, int code) {
+  // The writers of the formats Reader reads, as libarchive's own by-code table pairs them
+  // (archive_write_set_format); calling that table would link every writer, xar's libxml2 among them.
+  switch (code) {
+    case ARCHIVE_FORMAT_TAR: return archive_write_set_format_pax_restricted(w);
+    case ARCHIVE_FORMAT_TAR_USTAR: return archive_write_set_format_ustar(w);
+    case ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE: return archive_write_set_format_pax(w);
+    case ARCHIVE_FORMAT_TAR_PAX_RESTRICTED: return archive_write_set_format_pax_restricted(w);
+    case ARCHIVE_FORMAT_TAR_GNUTAR: return archive_write_set_format_gnutar(w);
+    case ARCHIVE_FORMAT_CPIO: return archive_write_set_format_cpio(w);
+    case ARCHIVE_FORMAT_CPIO_POSIX: return archive_write_set_format_cpio_odc(w);
+    case ARCHIVE_FORMAT_CPIO_SVR4_NOCRC: return archive_write_set_format_cpio_newc(w);
+  }
+  archive_set_error(w, EINVAL, "no writer for archive format %d", code);
+  return ARCHIVE_FATAL;
+}
+
+int write_add_filter(struct archive* w, int code) {
+  switch (code) {
+    case ARCHIVE_FILTER_NONE: return archive_write_add_filter_none(w);
+    case ARCHIVE_FILTER_GZIP: return archive_write_add_filter_gzip(w);
+    case ARCHIVE_FILTER_ZSTD: return archive_write_add_filter_zstd(w);
+    case ARCHIVE_FILTER_XZ: return archive_write_add_filter_xz(w);
+    case ARCHIVE_FILTER_LZMA: return archive_write_add_filter_lzma(w);
+    case ARCHIVE_FILTER_BZIP2: return archive_write_add_filter_bzip2(w);
+  }
+  archive_set_error(w, EINVAL, "no writer for compression filter %d", code);
+  return ARCHIVE_FATAL;
 }
 
 bool looks_like_archive(const std::string& path) {

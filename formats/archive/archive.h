@@ -109,6 +109,12 @@ std::string normalise(std::string p);
 // libarchive's error string for `a`, or `fallback` when it has none (it can be NULL).
 std::string error_text(struct archive* a, const char* fallback = "unknown libarchive error");
 
+// archive_write_set_format / archive_write_add_filter for the formats and compressions Reader reads
+// (a format or filter code as archive_format / archive_filter_code return it); ARCHIVE_FATAL with the
+// error set on `w` for any other.
+int write_set_format(struct archive* w, int code);
+int write_add_filter(struct archive* w, int code);
+
 // Whether `path` names a file libarchive should read as an archive (by content, not extension).
 bool looks_like_archive(const std::string& path);
 
