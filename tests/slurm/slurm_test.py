@@ -117,7 +117,9 @@ class Cluster:
                  f"--log-file={m}/munged.log", f"--seed-file={m}/munged.seed"], check=False)
         if r.returncode != 0:
             raise Skip(f"munged did not start: {r.stderr.strip()}")
-        self.pids["munged"] = self.read_pid("munged")
+        self.pids["munged"] = self.wait_pid("munged")
+        if not self.pids["munged"]:
+            raise Skip("munged wrote no pid")
         r = subprocess.run(f"munge -S {sock} -n | unmunge -S {sock}", shell=True, capture_output=True, text=True)
         if "Success" not in r.stdout:
             raise Skip(f"munge does not work: {r.stdout}{r.stderr}")
@@ -157,13 +159,10 @@ PartitionName=batch Nodes={host} Default=YES MaxTime=INFINITE State=UP
             r = run([daemon, "-f", conf], env=self.env, check=False)
             if r.returncode != 0:
                 raise Skip(f"{daemon} did not start: {r.stderr.strip()}")
-            for _ in range(50):
-                if os.path.exists(self.pidfile(daemon)):
-                    break
-                time.sleep(0.1)
-            if not os.path.exists(self.pidfile(daemon)):
+            pid = self.wait_pid(daemon)
+            if not pid:
                 raise Skip(f"{daemon} wrote no pid file; log: {self.tail(daemon + '.log')}")
-            self.pids[daemon] = self.read_pid(daemon)
+            self.pids[daemon] = pid
         for _ in range(60):
             r = run(["sinfo", "-h", "-o", "%T"], env=self.env, check=False)
             if "idle" in r.stdout:
@@ -172,9 +171,23 @@ PartitionName=batch Nodes={host} Default=YES MaxTime=INFINITE State=UP
         raise Skip(f"the node never became idle: sinfo says {r.stdout.strip()!r} {r.stderr.strip()!r}; "
                    f"slurmd.log: {self.tail('slurmd.log')}")
 
+    def wait_pid(self, name):
+        """A daemon creates its pid file before it writes the pid: wait (5 s) for the number, not the file."""
+        for _ in range(50):
+            pid = self.read_pid(name)
+            if pid:
+                return pid
+            time.sleep(0.1)
+        return None
+
     def read_pid(self, name):
-        with open(self.pidfile(name)) as f:
-            return int(f.read().split()[0])
+        """The pid in the daemon's pid file, or None while it is missing or still empty."""
+        try:
+            with open(self.pidfile(name)) as f:
+                words = f.read().split()
+        except OSError:
+            return None
+        return int(words[0]) if words and words[0].isdigit() else None
 
     def tail(self, name, n=5):
         try:
@@ -223,7 +236,8 @@ PartitionName=batch Nodes={host} Default=YES MaxTime=INFINITE State=UP
                 time.sleep(0.3)
         leftovers = self.stepds() if hasattr(self, "conf") else []
         for name in ["slurmd", "slurmctld", "munged"]:
-            pid = self.pids.get(name)
+            # A daemon started but not yet recorded (start() failed reading its pid) has its pid file.
+            pid = self.pids.get(name) or self.read_pid(name)
             if pid:
                 self.kill(pid)
         for pid in leftovers + (self.stepds() if hasattr(self, "conf") else []):
