@@ -6,6 +6,8 @@
 #include "formats/common/text.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +17,8 @@
 
 #include "analyzers/inspect.h"
 #include "formats/common/sha256.h"
+#include "formats/common/source.h"
+#include "formats/criu/inputs.h"
 #include "formats/kernel/carve.h"
 
 namespace vk::analyze {
@@ -367,6 +371,51 @@ std::string render_yaml(const std::vector<Identification>& ids) {
   auto a = nlohmann::ordered_json::array();
   for (const auto& id : ids) a.push_back(to_json(id));
   return json_to_yaml(nlohmann::ordered_json{{"schema", "vdsokit.identify/1"}, {"results", a}});
+}
+
+namespace {
+
+// A file starting with the ELF magic, or with a CRIU mark, is a vDSO blob; anything else is a
+// checkpoint input (image directory or archive).
+bool looks_like_vdso(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char m[8] = {};
+  in.read(m, sizeof m);
+  return std::string(m, 4) == "\x7f" "ELF" || std::string(m, 4) == "CRIU" || std::string(m, 4) == "criu";
+}
+
+}  // namespace
+
+Expected<std::vector<Identification>> identify_input(const Identifier& ident, const std::string& path, size_t top) {
+  std::vector<Identification> out;
+  if (looks_like_vdso(path)) {
+    // A vDSO is a few pages; anything larger is refused instead of read whole.
+    VK_TRY(bytes, read_file(path, 1 << 20));
+    VK_TRY(v, vdso::parse(path, std::move(bytes)));
+    auto id = ident.identify(v, top);
+    id.input = path;
+    out.push_back(std::move(id));
+    return out;
+  }
+  VK_TRY(sets, criu::open_sets({path}));
+  for (const auto& in : sets) {
+    VK_TRY(r, inspect(in.set, in.label));
+    for (const auto& p : r.processes) {
+      std::string label = in.label + ": pid " + std::to_string(p.pid) + " (" + p.comm + ")";
+      if (!p.vdso) {
+        Identification id;
+        id.input = label;
+        id.explanation = p.vdso_error ? *p.vdso_error : "no vDSO in this process's images";
+        out.push_back(std::move(id));
+        continue;
+      }
+      auto id = ident.identify(*p.vdso, top);
+      id.input = label;
+      out.push_back(std::move(id));
+    }
+  }
+  return out;
 }
 
 }  // namespace vk::analyze

@@ -72,6 +72,10 @@ nlohmann::ordered_json to_json(const Identification& id);
 std::string summary_line(const Identification& id);
 // A score as a JSON number with three decimals and no float noise (0.96, not 0.9600000000000001).
 double round_score(double s);
+// Every vDSO of one input: a vDSO file (ELF, or a CRIU mark), or each process of the image sets of a
+// folder or archive (labelled "SET: pid N (comm)"). A malformed vDSO file is bad input, not "unknown".
+Expected<std::vector<Identification>> identify_input(const Identifier& ident, const std::string& path, size_t top);
+
 std::string render_text(const std::vector<Identification>& ids);
 std::string render_json(const std::vector<Identification>& ids);
 std::string render_yaml(const std::vector<Identification>& ids);

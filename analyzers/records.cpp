@@ -100,6 +100,21 @@ void fill_error(UnitRecord& r, const Error& e) {
   r.findings.push_back(UnitFinding{e.file, "", "error", e.str()});
 }
 
+void fill_identify(UnitRecord& r, const std::vector<Identification>& ids) {
+  // Weakest first wins; a weak nearest match is an unknown build (analyzers/identify.h).
+  static const std::vector<std::string> order = {"exact", "proxied-from", "nearest", "unknown"};
+  size_t worst = 0;
+  ordered_json results = ordered_json::array();
+  for (const auto& id : ids) {
+    std::string kind = id.weak ? "unknown" : match_kind_name(id.kind);
+    worst = std::max(worst, size_t(std::find(order.begin(), order.end(), kind) - order.begin()));
+    r.findings.push_back(UnitFinding{id.input, "", "info", summary_line(id)});
+    results.push_back(to_json(id));
+  }
+  r.status = ids.empty() ? "no-process" : order[worst];
+  r.detail = results;
+}
+
 void fill_check(UnitRecord& r, const std::vector<SetCheck>& checks) {
   size_t worst = 0;
   bool any = false;

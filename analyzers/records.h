@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analyzers/check.h"
+#include "analyzers/identify.h"
 #include "formats/common/error.h"
 #include "formats/criu/shard.h"
 
@@ -25,13 +26,14 @@ struct UnitFinding {
 };
 
 struct UnitRecord {
-  std::string command;              // check | inspect | rewrite
+  std::string command;              // check | identify | inspect | rewrite
   std::string operation;            // what every unit of the run was asked ("--target host --restorer criu-4.2")
   std::string unit;                 // the path as given to this run
   std::string key;                  // mount-independent identity (criu::Unit::key)
   size_t seq = 0, total = 0;        // position among, and number of, the units of all shards
   std::string shard = "0/1";
-  std::string status;               // check: worst verdict or error; inspect: ok or error; rewrite: its status
+  std::string status;               // check: worst verdict or error; identify: weakest match or error;
+                                    // inspect: ok or error; rewrite: its status
   int exit_code = kExitOk;
   double started = 0;               // Unix time, seconds
   double seconds = 0;               // how long the unit took
@@ -46,6 +48,9 @@ Expected<UnitRecord> record_from_json(const nlohmann::json& j, const std::string
 
 // The record of one unit of `check`: status = the worst verdict of its processes.
 void fill_check(UnitRecord& r, const std::vector<SetCheck>& checks);
+// identify: status the weakest match of the unit's vDSOs (exact, proxied-from, nearest, unknown;
+// "no-process" when it has none), one finding per vDSO (its summary line), detail = the results[].
+void fill_identify(UnitRecord& r, const std::vector<Identification>& ids);
 // A unit that failed: status "error", the error as its one finding.
 void fill_error(UnitRecord& r, const Error& e);
 

@@ -2,6 +2,8 @@
 // vvar retarget (on copies of the real fixtures).
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -209,6 +211,40 @@ TEST_CASE("check --format jsonl over 3 shards: report gives the single run's sum
   for (const auto& u : j["units"])
     for (const auto& set : u["detail"]) merged_sets.push_back(set);
   CHECK(merged_sets == single_sets);   // the same per-set results, in the same order
+}
+
+TEST_CASE("identify --format jsonl over 2 shards: report gives the single run's results, in order, and its statuses") {
+  // Every fixture, plus one real corpus vDSO file as its own unit.
+  test::TempDir tmp;
+  std::string so = test::source("corpora/kernels/6.1.0-47-amd64/x86_64.so");
+  std::vector<std::string> files;
+  for (int k = 0; k < 2; ++k) {
+    std::string out = tmp / ("i" + std::to_string(k) + ".jsonl");
+    auto r = test::run_vdsokit({"identify", test::fixtures(), so, "--format", "jsonl", "--shard", std::to_string(k) + "/2", "-o", out});
+    CHECK(r.code == 0);
+    files.push_back(out);
+  }
+  auto single = test::run_vdsokit({"identify", test::fixtures(), so, "--format", "json"});
+  REQUIRE(single.code == 0);
+  std::vector<std::string> args{"report", "--format", "json"};
+  args.insert(args.end(), files.begin(), files.end());
+  auto rep = test::run_vdsokit(args);
+  CHECK(rep.code == 0);
+  auto j = nlohmann::json::parse(rep.out);
+  auto s = nlohmann::json::parse(single.out);
+  CHECK(j["summary"]["missing"].empty());
+  std::vector<nlohmann::json> merged, expected(s["results"].begin(), s["results"].end());
+  std::map<std::string, int> statuses;
+  for (const auto& u : j["units"]) {
+    ++statuses[u["status"].get<std::string>()];
+    for (const auto& id : u["detail"]) merged.push_back(id);
+  }
+  CHECK(merged == expected);
+  // The corpus file is a catalog build; the xk-7.2.13 fixture's vDSO is one too; the host fixtures come
+  // from whatever kernel made them (exact or not, but never an error).
+  CHECK(j["units"].back()["status"] == "exact");
+  CHECK(statuses["exact"] >= 2);
+  CHECK(statuses.count("error") == 0);
 }
 
 TEST_CASE("inspect --format jsonl: a unit that cannot be read is an error record and the others still come") {

@@ -76,24 +76,12 @@ void copy_dir(const std::string& from, const std::string& to) {
 
 namespace {
 
-// Every JSON document a test gets from `--format json` is kept in VK_JSON_OUT (with the command that
-// made it) so the json_schemas ctest validates it against docs/schemas/ (tests/support/validate_json.py).
-void keep_json(const std::vector<std::string>& args, const std::string& stdout_text) {
-  bool json = false;
-  std::string output;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if ((args[i] == "--format" && i + 1 < args.size() && args[i + 1] == "json") || args[i] == "--format=json") json = true;
-    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) output = args[i + 1];
-  }
-  if (!json || args.empty()) return;
-  std::string text = stdout_text;
-  std::error_code ec;
-  if (!output.empty() && output != "-") {
-    if (!std::filesystem::is_regular_file(output, ec)) return;
-    text = read_text(output);
-  }
-  if (text.empty() || text[0] != '{') return;
+// Every JSON document a test gets from `--format json`, and every line of `--format jsonl`, is kept in
+// VK_JSON_OUT (with the command that made it) so the json_schemas ctest validates it against
+// docs/schemas/ (tests/support/validate_json.py).
+void keep_document(const std::vector<std::string>& args, const std::string& text) {
   static std::atomic<unsigned> counter{0};
+  std::error_code ec;
   std::filesystem::create_directories(VK_JSON_OUT, ec);
   std::string sub = args[0];
   std::replace(sub.begin(), sub.end(), '/', '_');
@@ -102,6 +90,29 @@ void keep_json(const std::vector<std::string>& args, const std::string& stdout_t
   for (const auto& a : args) cmd += " " + a;
   write_bytes(base + ".json", std::vector<uint8_t>(text.begin(), text.end()));
   write_bytes(base + ".cmd", std::vector<uint8_t>(cmd.begin(), cmd.end()));
+}
+
+void keep_json(const std::vector<std::string>& args, const std::string& stdout_text) {
+  std::string format, output;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--format" && i + 1 < args.size()) format = args[i + 1];
+    if (args[i].rfind("--format=", 0) == 0) format = args[i].substr(9);
+    if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) output = args[i + 1];
+  }
+  if ((format != "json" && format != "jsonl") || args.empty()) return;
+  std::string text = stdout_text;
+  std::error_code ec;
+  if (!output.empty() && output != "-") {
+    if (!std::filesystem::is_regular_file(output, ec)) return;
+    text = read_text(output);
+  }
+  if (format == "json") {
+    if (!text.empty() && text[0] == '{') keep_document(args, text);
+    return;
+  }
+  // jsonl: complete lines only (a test may cut a run short on purpose).
+  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+    if (nl > at && text[at] == '{') keep_document(args, text.substr(at, nl - at));
 }
 
 }  // namespace
