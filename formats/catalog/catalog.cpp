@@ -1,6 +1,7 @@
 // The catalog of kernel vDSO builds: YAML (yaml-cpp) in and out, indices, built-in bytes, version
 // rules (docs/catalog.md; version facts from docs/vdso-restore.md §4.3 and §10.2).
 #include "formats/catalog/catalog.h"
+#include "formats/common/text.h"
 #include "formats/common/source.h"
 
 #include <llvm/ADT/ArrayRef.h>
@@ -431,29 +432,32 @@ Expected<std::vector<uint8_t>> Catalog::bytes(const Entry& e) const {
 }
 
 std::string Catalog::to_yaml() const {
+  // Names and strings come from user catalogs and kernel packages (untrusted): the output policy of
+  // formats/common/text.h, invalid UTF-8 as \xNN and the document in ASCII (yaml-cpp escapes the rest).
   YAML::Emitter out;
+  out.SetOutputCharset(YAML::EscapeNonAscii);
   out << YAML::BeginMap;
   out << YAML::Key << "schema" << YAML::Value << "vdsokit.catalog/1";
   out << YAML::Key << "entries" << YAML::Value << YAML::BeginSeq;
   for (const auto& e : entries_) {
     out << YAML::BeginMap;
-    out << YAML::Key << "id" << YAML::Value << e.id;
-    out << YAML::Key << "release" << YAML::Value << e.release;
-    out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << e.version;
+    out << YAML::Key << "id" << YAML::Value << utf8_escape(e.id);
+    out << YAML::Key << "release" << YAML::Value << utf8_escape(e.release);
+    out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << utf8_escape(e.version);
     out << YAML::Key << "version_code" << YAML::Value << e.version_code;
-    out << YAML::Key << "flavour" << YAML::Value << e.flavour;
-    out << YAML::Key << "distribution" << YAML::Value << e.distribution;
+    out << YAML::Key << "flavour" << YAML::Value << utf8_escape(e.flavour);
+    out << YAML::Key << "distribution" << YAML::Value << utf8_escape(e.distribution);
     if (e.synthetic) out << YAML::Key << "synthetic" << YAML::Value << true;
     out << YAML::Key << "package" << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << e.package;
-    out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << e.package_version;
-    out << YAML::Key << "sha256" << YAML::Value << e.package_sha256;
-    out << YAML::Key << "suite" << YAML::Value << e.suite;
+    out << YAML::Key << "name" << YAML::Value << utf8_escape(e.package);
+    out << YAML::Key << "version" << YAML::Value << YAML::DoubleQuoted << utf8_escape(e.package_version);
+    out << YAML::Key << "sha256" << YAML::Value << utf8_escape(e.package_sha256);
+    out << YAML::Key << "suite" << YAML::Value << utf8_escape(e.suite);
     out << YAML::EndMap;
     out << YAML::Key << "abi" << YAML::Value << vdso::abi_name(e.abi);
-    out << YAML::Key << "compiler" << YAML::Value << YAML::DoubleQuoted << e.compiler;
-    out << YAML::Key << "file" << YAML::Value << e.file;
-    out << YAML::Key << "sha256" << YAML::Value << e.sha256;
+    out << YAML::Key << "compiler" << YAML::Value << YAML::DoubleQuoted << utf8_escape(e.compiler);
+    out << YAML::Key << "file" << YAML::Value << utf8_escape(e.file);
+    out << YAML::Key << "sha256" << YAML::Value << utf8_escape(e.sha256);
     out << YAML::Key << "size" << YAML::Value << e.size;
     out << YAML::Key << "layout" << YAML::Value << YAML::BeginMap;
     fact(out, "vdso_pages", std::to_string(e.vdso_pages), e.vdso_pages_source);
@@ -470,12 +474,12 @@ std::string Catalog::to_yaml() const {
     out << YAML::Key << "symbols" << YAML::Value << YAML::BeginSeq;
     for (const auto& s : e.symbols) {
       out << YAML::Flow << YAML::BeginMap;
-      out << YAML::Key << "name" << YAML::Value << s.name;
-      out << YAML::Key << "version" << YAML::Value << s.version;
+      out << YAML::Key << "name" << YAML::Value << utf8_escape(s.name);
+      out << YAML::Key << "version" << YAML::Value << utf8_escape(s.version);
       out << YAML::Key << "offset" << YAML::Value << hex(s.offset);
       out << YAML::Key << "size" << YAML::Value << hex(s.size);
-      out << YAML::Key << "type" << YAML::Value << s.type;
-      out << YAML::Key << "bind" << YAML::Value << s.bind;
+      out << YAML::Key << "type" << YAML::Value << utf8_escape(s.type);
+      out << YAML::Key << "bind" << YAML::Value << utf8_escape(s.bind);
       out << YAML::EndMap;
     }
     out << YAML::EndSeq;

@@ -118,6 +118,25 @@ TEST_CASE("catalog YAML round trip: load -> to_yaml -> load is equal") {
   CHECK(a->to_yaml() == b->to_yaml());
 }
 
+TEST_CASE("to_yaml writes untrusted names by the output policy: invalid UTF-8 as \\xNN, control bytes escaped, ASCII only") {
+  // Synthetic entry: a real corpus entry whose symbol and flavour names carry bytes a hostile catalog
+  // or package could (issue 12; formats/common/text.h).
+  auto a = Catalog::load(test::source("corpora/catalog.yaml"));
+  REQUIRE(a);
+  catalog::Entry e = a->entries().front();
+  e.flavour = std::string("cloud\xff\x1b[2J");
+  REQUIRE(!e.symbols.empty());
+  e.symbols[0].name = std::string("__vdso_\xc3\xa9t\xe9");   // valid "é", then a lone 0xe9
+  Catalog c;
+  c.add(e);
+  std::string y = c.to_yaml();
+  for (unsigned char ch : y) CHECK_MESSAGE((ch == '\n' || (ch >= 0x20 && ch < 0x7f)), "byte " << int(ch));
+  auto back = Catalog::parse(y, "escaped.yaml", test::source("corpora"));
+  REQUIRE_MESSAGE(back, (back ? "" : back.error().str()));
+  CHECK(back->entries()[0].flavour == "cloud\\xff\x1b[2J");    // the control byte survives, escaped in YAML
+  CHECK(back->entries()[0].symbols[0].name == "__vdso_\xc3\xa9t\\xe9");
+}
+
 TEST_CASE("merge: later catalogs win on the same id") {
   auto a = Catalog::load(test::source("corpora/catalog.yaml"));
   REQUIRE(a);
