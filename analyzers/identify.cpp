@@ -64,10 +64,13 @@ struct Identifier::Index {
     std::vector<uint64_t> keys;          // sorted (name id << 32 | offset)
   };
   std::vector<Item> items;
+  // sha256 of the image padded to whole pages: from the catalog (the compiled built-in catalog carries
+  // it, hashed at build time) or, for entries without it (YAML catalogs), hashed on first use.
+  std::unordered_map<std::string, size_t> by_pages_sha;
+  bool pages_complete = true;     // every item's hash came from the catalog: slow_index adds none
   // Needed only when the ELF hash (the catalog's own index) does not match: built on first use, so a
-  // run whose vDSOs are all exact catalog builds hashes no catalog bytes (issue 11, start-up).
+  // run whose vDSOs are all exact catalog builds parses no catalog ELF (issue 11, start-up).
   std::once_flag slow_once;
-  std::unordered_map<std::string, size_t> by_pages_sha;     // sha256 of the image padded to whole pages
   std::unordered_map<uint64_t, std::vector<size_t>> by_abi_size;   // abi << 32 | ELF size
   std::unordered_map<std::string, uint32_t> name_ids;
 
@@ -102,6 +105,8 @@ Identifier::Identifier(const catalog::Catalog& cat) : cat_(cat), ix_(std::make_u
     std::sort(it.keys.begin(), it.keys.end());
     size_t idx = ix_->items.size();
     ix_->by_abi_size[Index::abi_size(e.abi, e.size)].push_back(idx);
+    if (!e.sha256_pages.empty()) ix_->by_pages_sha.emplace(e.sha256_pages, idx);
+    else ix_->pages_complete = false;
     ix_->items.push_back(std::move(it));
   }
 }
@@ -117,10 +122,7 @@ void Identifier::slow_index() const {
         for (const auto& s : alt->sites) it.alt.push_back({s.offset, s.offset + s.length});
         std::sort(it.alt.begin(), it.alt.end(), [](const Range& a, const Range& b2) { return a.begin < b2.begin; });
       }
-      std::vector<uint8_t> padded = it.bytes;
-      uint64_t pages = std::max<uint64_t>(e.vdso_pages, 1) * 4096;
-      padded.resize(pages > padded.size() ? pages : (padded.size() + 4095) / 4096 * 4096);
-      ix_->by_pages_sha.emplace(sha256_hex(padded), idx);
+      if (e.sha256_pages.empty()) ix_->by_pages_sha.emplace(catalog::pages_sha256(e, it.bytes), idx);
     }
   });
 }
@@ -197,7 +199,7 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
       r.explanation = "the ELF image is byte for byte the catalog build " + e->id;
       return r;
     }
-    slow_index();
+    if (!ix_->pages_complete) slow_index();
     if (auto it = ix_->by_pages_sha.find(r.sha256_all); it != ix_->by_pages_sha.end()) {
       const Entry* e = ix_->items[it->second].e;
       r.kind = MatchKind::Exact;
@@ -211,8 +213,8 @@ Identification Identifier::identify(const vdso::Vdso& v, size_t top) const {
   std::vector<Range> tramp;
   for (const auto& t : v.trampolines) tramp.push_back({t.offset, t.offset + uint64_t(t.length)});
   std::sort(tramp.begin(), tramp.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
-  slow_index();
   if (auto it = ix_->by_abi_size.find(Index::abi_size(v.abi, v.elf_size)); it != ix_->by_abi_size.end()) {
+    slow_index();   // the .altinstructions sites, only when a build of this ABI and size exists
     for (size_t idx : it->second) {
       const auto& item = ix_->items[idx];
       Compare c = compare(item.bytes, v.bytes, item.alt, tramp);

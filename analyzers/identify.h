@@ -61,7 +61,7 @@ class Identifier {
 
  private:
   struct Index;
-  void slow_index() const;   // pages hashes and .altinstructions sites, once, on first need (thread-safe)
+  void slow_index() const;   // .altinstructions sites and the pages hashes the catalog lacks, once, on first need (thread-safe)
   const catalog::Catalog& cat_;
   std::unique_ptr<Index> ix_;
 };

@@ -35,6 +35,7 @@ struct EntryRow {
   const char *flavour, *distribution, *package, *package_version, *package_sha256, *suite;
   int abi;
   const char *compiler, *file, *sha256;
+  const char* sha256_pages;     // Entry::sha256_pages, hashed by the compiler from the vDSO file
   unsigned long long size, vdso_pages;
   int vdso_pages_source;
   unsigned long long vvar_pages;

@@ -137,6 +137,13 @@ Expected<Entry> entry_from_vdso(const std::string& name, const std::vector<uint8
   return e;
 }
 
+std::string pages_sha256(const Entry& e, std::span<const uint8_t> elf) {
+  std::vector<uint8_t> padded(elf.begin(), elf.end());
+  uint64_t pages = std::max<uint64_t>(e.vdso_pages, 1) * 4096;
+  padded.resize(pages > padded.size() ? pages : (padded.size() + 4095) / 4096 * 4096);
+  return sha256_hex(padded);
+}
+
 // ---- YAML -------------------------------------------------------------------------------------
 
 namespace {
@@ -509,6 +516,7 @@ struct Builtin {
       e.flavour = r.flavour, e.distribution = r.distribution, e.package = r.package;
       e.package_version = r.package_version, e.package_sha256 = r.package_sha256, e.suite = r.suite;
       e.abi = vdso::Abi(r.abi), e.compiler = r.compiler, e.file = r.file, e.sha256 = r.sha256;
+      e.sha256_pages = r.sha256_pages;
       e.size = r.size, e.vdso_pages = r.vdso_pages, e.vdso_pages_source = Source(r.vdso_pages_source);
       e.vvar_pages = {r.vvar_pages, Source(r.vvar_pages_source)};
       e.vvar_vclock_pages = {r.vvar_vclock_pages, Source(r.vvar_vclock_pages_source)};

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -48,6 +49,10 @@ struct Entry {
   std::string compiler;         // the vDSO's .comment
   std::string file;             // vDSO file, relative to the catalog's directory
   std::string sha256;           // of `file`
+  // Of `file` zero-padded to whole pages (vdso_pages; pages_sha256 below), as a dump of the [vdso]
+  // mapping holds it. Filled by the compiled built-in catalog (computed at build time); empty in a
+  // YAML catalog, where whoever needs it computes it from the bytes. Never written to YAML.
+  std::string sha256_pages;
   uint64_t size = 0;            // bytes of `file` (ELF size)
   uint64_t vdso_pages = 0;      // pages of the [vdso] mapping
   Source vdso_pages_source = Source::Carved;   // carved = ceil(size/4096); qemu-observed/host = seen in maps
@@ -112,6 +117,10 @@ uint32_t version_code(int major, int minor, int sub);
 // "6.1.158" / "6.1" / "7.3-rc7" -> LINUX_VERSION_CODE (0 when unparsable); and back ("6.1.158").
 uint32_t parse_version(std::string_view s);
 std::string version_string(uint32_t code);
+
+// SHA-256 of an entry's ELF image zero-padded to its [vdso] pages (at least one, and at least the
+// image rounded up to a page): what identify compares with a dump of all the mapping's pages.
+std::string pages_sha256(const Entry& e, std::span<const uint8_t> elf);
 
 // Fills the version-rule facts (capabilities, and the layout when `layout_too`) from version_code.
 void apply_version_rules(Entry& e, bool layout_too);

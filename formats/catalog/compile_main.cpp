@@ -38,6 +38,17 @@ int main(int argc, char** argv) {
   std::ostringstream syms, rows;
   size_t nsym = 0;
   for (const auto& e : cat->entries()) {
+    // The hash of the padded pages is a fact of the catalog: computed here once, not by every run
+    // that identifies a vDSO (issue 11). A synthetic entry's file may be another build's: not hashed.
+    std::string pages_sha;
+    if (!e.synthetic) {
+      auto bytes = cat->bytes(e);
+      if (!bytes) {
+        std::fprintf(stderr, "vdsokit-catalog-compile: %s\n", bytes.error().str().c_str());
+        return 3;
+      }
+      pages_sha = pages_sha256(e, *bytes);
+    }
     size_t first = nsym;
     for (const auto& s : e.symbols) {
       syms << "  {" << lit(s.name) << ", " << lit(s.version) << ", " << lit(s.type) << ", " << lit(s.bind) << ", " << s.offset
@@ -47,7 +58,7 @@ int main(int argc, char** argv) {
     rows << "  {" << lit(e.id) << ", " << lit(e.release) << ", " << lit(e.version) << ", " << e.version_code << "u, "
          << lit(e.flavour) << ", " << lit(e.distribution) << ", " << lit(e.package) << ", " << lit(e.package_version) << ", "
          << lit(e.package_sha256) << ", " << lit(e.suite) << ", " << int(e.abi) << ", " << lit(e.compiler) << ", " << lit(e.file)
-         << ", " << lit(e.sha256) << ", " << e.size << "ull, " << e.vdso_pages << "ull, " << int(e.vdso_pages_source) << ", "
+         << ", " << lit(e.sha256) << ", " << lit(pages_sha) << ", " << e.size << "ull, " << e.vdso_pages << "ull, " << int(e.vdso_pages_source) << ", "
          << e.vvar_pages.value << "ull, " << int(e.vvar_pages.source) << ", " << e.vvar_vclock_pages.value << "ull, "
          << int(e.vvar_vclock_pages.source) << ", " << int(e.order.value) << ", " << int(e.order.source) << ", "
          << (e.vdso_name_survives_mremap.value ? "true" : "false") << ", " << int(e.vdso_name_survives_mremap.source) << ", "
