@@ -50,6 +50,32 @@ struct Written {
   uint64_t hash = 0, size = 0;
 };
 
+// How far the copy is, shared with the verify thread that reads the new archive back behind it.
+struct Progress {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t bytes = 0;              // of the new archive written to the temporary so far
+  std::vector<Written> members;    // recorded as each member is copied, in order
+  bool done = false, failed = false;
+
+  void wrote(uint64_t total) {
+    std::lock_guard l(mu);
+    bytes = total;
+    cv.notify_all();
+  }
+  void add(Written w) {
+    std::lock_guard l(mu);
+    members.push_back(std::move(w));
+    cv.notify_all();
+  }
+  void finish(bool ok) {
+    std::lock_guard l(mu);
+    done = true;
+    failed = !ok;
+    cv.notify_all();
+  }
+};
+
 uint64_t hash_of(const std::vector<uint8_t>& bytes) {
   StreamHash h;
   h.update(bytes);
@@ -191,6 +217,7 @@ void read_input(const std::string& input, const std::map<uint64_t, const std::ve
 // do; the fsync itself, and with it the guarantee, is unchanged (rewrite_archive).
 struct Sink {
   int fd = -1;
+  Progress* progress = nullptr;
   uint64_t written = 0, flushed = 0;
 };
 
@@ -208,6 +235,7 @@ la_ssize_t sink_write(struct archive* a, void* client, const void* buf, size_t l
     p += n, left -= size_t(n);
   }
   s->written += len;
+  s->progress->wrote(s->written);
   constexpr uint64_t kFlushEvery = 32ull << 20;
   if (s->written - s->flushed >= kFlushEvery) {
     ::sync_file_range(s->fd, off64_t(s->flushed), off64_t(s->written - s->flushed), SYNC_FILE_RANGE_WRITE);
@@ -220,7 +248,7 @@ la_ssize_t sink_write(struct archive* a, void* client, const void* buf, size_t l
 // and decompresses the input while this one compresses and writes (issue 11: the two ran one after the
 // other; compression alone is most of a rewrite), with at most kQueued chunks between them.
 Status copy_archive(const std::string& input, const std::map<uint64_t, const std::vector<uint8_t>*>& replace, int fd,
-                    const std::string& out_name, std::vector<Written>& written) {
+                    const std::string& out_name, Progress& progress) {
   PieceQueue q(kQueued);
   std::thread reader([&] { read_input(input, replace, q); });
   struct Join {
@@ -233,7 +261,7 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
   } join{q, reader};
 
   std::unique_ptr<struct archive, WriteCloser> w;
-  Sink sink{fd};
+  Sink sink{fd, &progress};
   Written rec;
   auto entry_guard = [](struct archive_entry* e) { return std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)>(e, archive_entry_free); };
   for (;;) {
@@ -248,7 +276,7 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
     if (p.kind == Piece::MemberEnd) {
       rec.size = p.size;
       rec.hash = p.hash;
-      written.push_back(std::move(rec));
+      progress.add(std::move(rec));
       continue;
     }
     // Header.
@@ -291,7 +319,7 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
         return write_error(out_name, w.get(), "member " + rec.path);
       rec.hash = hash_of(bytes);
       rec.size = bytes.size();
-      written.push_back(std::move(rec));
+      progress.add(std::move(rec));
       continue;
     }
     if (archive_write_header(w.get(), entry.get()) != ARCHIVE_OK) return write_error(out_name, w.get(), "member " + rec.path);
@@ -301,29 +329,86 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
   return Status::ok();
 }
 
-// The new archive read back as a stream: the same members in the same order with the same types and
-// links, each member's data equal (size and xxHash64 chain) to what the copy read or replaced.
-Status verify(const std::string& tmp, const std::string& output, const std::vector<Written>& written) {
-  VK_TRY(b, archive::Reader::open(tmp));
+// The verify thread's view of the temporary: it reads only what the copy has written, waiting for
+// more until the copy is done (libarchive read callback).
+struct Follow {
+  Progress* progress;
+  int fd = -1;
+  uint64_t off = 0;
+  std::vector<uint8_t> buf = std::vector<uint8_t>(256 * 1024);
+};
+
+long follow_read(struct archive* a, void* client, const void** out) {
+  auto* f = static_cast<Follow*>(client);
+  uint64_t avail;
+  {
+    std::unique_lock l(f->progress->mu);
+    f->progress->cv.wait(l, [&] { return f->progress->bytes > f->off || f->progress->done; });
+    if (f->progress->failed) {
+      archive_set_error(a, ECANCELED, "the copy stopped");
+      return -1;
+    }
+    avail = f->progress->bytes - f->off;
+  }
+  if (avail == 0) return 0;   // done, and all of it read
+  for (;;) {
+    ssize_t n = ::pread(f->fd, f->buf.data(), std::min<uint64_t>(avail, f->buf.size()), off_t(f->off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      archive_set_error(a, n < 0 ? errno : EIO, "cannot read the new archive back");
+      return -1;
+    }
+    f->off += uint64_t(n);
+    *out = f->buf.data();
+    return n;
+  }
+}
+
+// The new archive read back from the temporary as a stream, in a thread of its own following the
+// copy: the same members in the same order with the same types and links, each member's data equal
+// (size and xxHash64 chain) to what the copy read or replaced. (It ran after the copy; it reads the
+// same file, only sooner: the rename waits for it, and for the fsync, as before.)
+Status verify(const std::string& tmp, const std::string& output, Progress& progress) {
+  Follow f{&progress};
+  f.fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) return bad_input(tmp, "cannot reopen the new archive to verify it");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{f.fd};
+  VK_TRY(b, archive::Reader::open_stream(tmp, &f, follow_read));
   std::vector<uint8_t> buf(256 * 1024);
+  // Member i's record exists once the copy has moved past it (its bytes reach the file only then).
+  auto record = [&](size_t i) -> std::optional<Written> {
+    std::unique_lock l(progress.mu);
+    progress.cv.wait(l, [&] { return progress.members.size() > i || progress.done; });
+    if (progress.members.size() > i) return progress.members[i];
+    return std::nullopt;
+  };
   for (size_t i = 0;; ++i) {
     VK_TRY(e, b->next());
     if (!e) {
-      if (i != written.size()) return bad_input(output, "internal error: the new archive ends after " + std::to_string(i) + " members");
+      std::unique_lock l(progress.mu);
+      progress.cv.wait(l, [&] { return progress.done; });
+      if (i != progress.members.size())
+        return bad_input(output, "internal error: the new archive ends after " + std::to_string(i) + " members");
       return Status::ok();
     }
-    if (i >= written.size()) return bad_input(output, "internal error: the new archive has more members than the input");
-    const Written& w = written[i];
+    std::string path = b->member();
+    unsigned type = archive_entry_filetype(e);
     const char* link = archive_entry_symlink(e);
-    if (b->member() != w.path || archive_entry_filetype(e) != w.type || (link ? link : "") != w.link)
-      return bad_input(output, "internal error: member " + w.path + " changed name, type or link");
+    std::string link_s = link ? link : "";
     StreamHash h;
     for (;;) {
       VK_TRY(n, b->read(buf.data(), buf.size()));
       if (n == 0) break;
       h.update(std::span(buf.data(), n));
     }
-    if (h.bytes() != w.size || h.value() != w.hash) return bad_input(output, "internal error: member " + w.path + " changed");
+    auto w = record(i);
+    if (!w) return bad_input(output, "internal error: the new archive has more members than the input");
+    if (path != w->path || type != w->type || link_s != w->link)
+      return bad_input(output, "internal error: member " + w->path + " changed name, type or link");
+    if (h.bytes() != w->size || h.value() != w->hash) return bad_input(output, "internal error: member " + w->path + " changed");
   }
 }
 
@@ -344,12 +429,15 @@ Status rewrite_archive(const archive::Archive& source, const std::map<std::strin
     ::unlink(tmp.c_str());
     return e;
   };
-  std::vector<Written> written;
-  Status st = copy_archive(input, by_ordinal, fd, output, written);
+  Progress progress;
+  Status v = Status::ok();
+  std::thread verifier([&] { v = verify(tmp, output, progress); });
+  Status st = copy_archive(input, by_ordinal, fd, output, progress);
+  progress.finish(bool(st));
   if (st && ::fsync(fd) != 0) st = bad_input(output, "fsync of the new archive failed");
   if (::close(fd) != 0 && st) st = bad_input(output, "close of the new archive failed");
+  verifier.join();
   if (!st) return fail(st.error());
-  Status v = verify(tmp, output, written);
   if (!v) return fail(v.error());
   return replace_with(tmp, output);
 }

@@ -156,6 +156,25 @@ std::string error_text(struct archive* a, const char* fallback) {
   return s && *s ? s : fallback;
 }
 
+namespace {
+
+// The formats and compressions a checkpoint archive may have. The compressions of docs/cli.md
+// "Inputs" (.tar.gz, .tar.zst, .tar.xz, .tar.bz2), recognised by content; lzma shares the xz reader.
+// Named one by one (not archive_read_support_filter_all) so a static libarchive brings only these
+// readers (cmake/deps.cmake).
+void support_formats(struct archive* a) {
+  archive_read_support_filter_gzip(a);
+  archive_read_support_filter_zstd(a);
+  archive_read_support_filter_xz(a);
+  archive_read_support_filter_lzma(a);
+  archive_read_support_filter_bzip2(a);
+  archive_read_support_format_tar(a);
+  archive_read_support_format_gnutar(a);
+  archive_read_support_format_cpio(a);
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
   std::unique_ptr<Reader> r(new Reader);
   r->path_ = path;
@@ -164,19 +183,21 @@ Expected<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
   r->file_size_ = uint64_t(st.st_size);
   r->a_ = archive_read_new();
   if (!r->a_) return bad_input(path, "libarchive: out of memory");
-  // The compressions of docs/cli.md "Inputs" (.tar.gz, .tar.zst, .tar.xz, .tar.bz2), recognised by
-  // content; lzma shares the xz reader. Named one by one (not archive_read_support_filter_all) so a
-  // static libarchive brings only these readers (cmake/deps.cmake).
-  archive_read_support_filter_gzip(r->a_);
-  archive_read_support_filter_zstd(r->a_);
-  archive_read_support_filter_xz(r->a_);
-  archive_read_support_filter_lzma(r->a_);
-  archive_read_support_filter_bzip2(r->a_);
-  archive_read_support_format_tar(r->a_);
-  archive_read_support_format_gnutar(r->a_);
-  archive_read_support_format_cpio(r->a_);
+  support_formats(r->a_);
   if (archive_read_open_filename(r->a_, path.c_str(), 64 * 1024) != ARCHIVE_OK)
     return bad_input(path, "not a readable archive: " + error_text(r->a_));
+  return r;
+}
+
+Expected<std::unique_ptr<Reader>> Reader::open_stream(const std::string& name, void* client, ReadFn read) {
+  std::unique_ptr<Reader> r(new Reader);
+  r->path_ = name;
+  r->file_size_ = UINT64_MAX;   // unknown: no ratio limit (see archive.h)
+  r->a_ = archive_read_new();
+  if (!r->a_) return bad_input(name, "libarchive: out of memory");
+  support_formats(r->a_);
+  if (archive_read_open(r->a_, client, nullptr, read, nullptr) != ARCHIVE_OK)
+    return bad_input(name, "not a readable archive: " + error_text(r->a_));
   return r;
 }
 

@@ -78,6 +78,12 @@ class Archive : public std::enable_shared_from_this<Archive> {
 class Reader {
  public:
   static Expected<std::unique_ptr<Reader>> open(const std::string& path);
+  // The same over a stream that `read` supplies (libarchive's read callback: sets *buf, returns the
+  // bytes there, 0 at the end, -1 on error after archive_set_error). `name` is used in errors. For
+  // vdsokit's own output read back while it is written (the rewrite's verify step): the expansion
+  // ratio limit, which needs the compressed size, does not apply; the stream-size limit does.
+  using ReadFn = long (*)(struct archive*, void* client, const void** buf);
+  static Expected<std::unique_ptr<Reader>> open_stream(const std::string& name, void* client, ReadFn read);
   ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;

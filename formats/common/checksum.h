@@ -18,6 +18,7 @@ class StreamHash {
 
  private:
   void flush();
+  void chain(const uint8_t* chunk, size_t n);
   std::vector<uint8_t> buf_;
   size_t used_ = 0;
   uint64_t h_ = 0, total_ = 0;
