@@ -10,7 +10,7 @@ message(STATUS "LLVM ${LLVM_PACKAGE_VERSION} from ${LLVM_DIR}")
 add_library(vk_llvm INTERFACE)
 target_include_directories(vk_llvm SYSTEM INTERFACE ${LLVM_INCLUDE_DIRS})
 target_compile_definitions(vk_llvm INTERFACE ${LLVM_DEFINITIONS})
-# Only the components used (ELF reading, SHA-256, xxHash), linked statically: the shared libLLVM
+# Only the components used (ELF reading, xxHash), linked statically: the shared libLLVM
 # (105 MiB, pulling ICU and z3) cost 11 ms and 38 MiB per start (issue 11). --as-needed drops the
 # shared libraries the component archives name but the linked objects never call (z3, ...).
 # VK_LLVM_SHARED=ON links the shared libLLVM instead (faster links while developing).
@@ -50,6 +50,8 @@ option(VK_STATIC_DEPS "Link libprotobuf, yaml-cpp, libarchive and their compress
 add_library(vk_dep_protobuf INTERFACE)
 add_library(vk_dep_yaml INTERFACE)
 add_library(vk_dep_archive INTERFACE)
+# SHA-256 (formats/common/sha256.cpp) is nettle's (nettle-dev; libarchive uses it too).
+add_library(vk_dep_nettle INTERFACE)
 target_include_directories(vk_dep_archive SYSTEM INTERFACE ${LibArchive_INCLUDE_DIRS})
 if(VK_STATIC_DEPS)
   # libarchive's own dependencies as `pkg-config --static libarchive` names them, less libxml2 (see
@@ -70,6 +72,7 @@ if(VK_STATIC_DEPS)
   target_link_libraries(vk_dep_protobuf INTERFACE ${VK_STATIC_protobuf} ${VK_STATIC_z} Threads::Threads)
   target_include_directories(vk_dep_protobuf SYSTEM INTERFACE ${Protobuf_INCLUDE_DIRS})
   target_link_libraries(vk_dep_yaml INTERFACE ${VK_STATIC_yaml_cpp})
+  target_link_libraries(vk_dep_nettle INTERFACE ${VK_STATIC_nettle})
   target_include_directories(vk_dep_yaml SYSTEM INTERFACE ${YAML_CPP_INCLUDE_DIR})
   target_link_libraries(vk_dep_archive INTERFACE ${VK_STATIC_archive} ${VK_STATIC_nettle}
     ${VK_STATIC_lzma} ${VK_STATIC_zstd} ${VK_STATIC_lz4} ${VK_STATIC_bz2} ${VK_STATIC_z} Threads::Threads)
@@ -89,5 +92,7 @@ if(VK_STATIC_DEPS)
 else()
   target_link_libraries(vk_dep_protobuf INTERFACE protobuf::libprotobuf)
   target_link_libraries(vk_dep_yaml INTERFACE yaml-cpp)
+  find_library(VK_SHARED_nettle NAMES nettle REQUIRED)
+  target_link_libraries(vk_dep_nettle INTERFACE ${VK_SHARED_nettle})
   target_link_libraries(vk_dep_archive INTERFACE LibArchive::LibArchive)
 endif()

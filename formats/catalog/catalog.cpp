@@ -4,9 +4,6 @@
 #include "formats/common/text.h"
 #include "formats/common/source.h"
 
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringRef.h>
-#include <llvm/Support/SHA256.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -570,22 +567,15 @@ const Catalog& Catalog::builtin() {
 Expected<std::string> sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return bad_input(path, "cannot open");
-  llvm::SHA256 h;
+  Sha256 h;
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), std::streamsize(buf.size()));
     auto n = in.gcount();
-    if (n > 0) h.update(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(buf.data()), size_t(n)));
+    if (n > 0) h.update(std::span(reinterpret_cast<const uint8_t*>(buf.data()), size_t(n)));
   }
   if (in.bad()) return bad_input(path, "cannot read");
-  auto d = h.final();
-  static const char* x = "0123456789abcdef";
-  std::string out;
-  for (auto ch : d) {
-    auto c = uint8_t(ch);
-    out += x[c >> 4], out += x[c & 15];
-  }
-  return out;
+  return h.hex();
 }
 
 Expected<Catalog> effective_catalog(const std::vector<std::string>& extra, bool with_builtin) {

@@ -1,30 +1,43 @@
 #include "formats/common/sha256.h"
 
-#include <llvm/ADT/ArrayRef.h>
-#include <llvm/ADT/StringExtras.h>
-#include <llvm/Support/SHA256.h>
+#include <nettle/sha2.h>
 
 namespace vk {
 
+// Nettle's SHA-256 (Debian nettle-dev, already behind libarchive): its x86_64 build picks the SHA
+// instructions or assembly at run time, several times faster than LLVM's portable one, which was
+// most of the CPU of `check` on many sets (issue 11: every vDSO is hashed twice, ELF and pages).
+
+namespace {
+
+std::string to_hex(const uint8_t* d, size_t n) {
+  static const char* x = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) out[2 * i] = x[d[i] >> 4], out[2 * i + 1] = x[d[i] & 15];
+  return out;
+}
+
+}  // namespace
+
 std::string sha256_hex(std::span<const uint8_t> bytes) {
-  // SHA256::hash returns std::array<uint8_t, 32> on every LLVM from 14 to 19.
-  auto digest = llvm::SHA256::hash(llvm::ArrayRef<uint8_t>(bytes.data(), bytes.size()));
-  return llvm::toHex(llvm::ArrayRef<uint8_t>(digest.data(), digest.size()), /*LowerCase=*/true);
+  Sha256 h;
+  h.update(bytes);
+  return h.hex();
 }
 
 struct Sha256::Impl {
-  llvm::SHA256 h;
+  sha256_ctx ctx;
 };
 
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) { sha256_init(&impl_->ctx); }
 Sha256::~Sha256() = default;
 
-void Sha256::update(std::span<const uint8_t> bytes) { impl_->h.update(llvm::ArrayRef<uint8_t>(bytes.data(), bytes.size())); }
+void Sha256::update(std::span<const uint8_t> bytes) { sha256_update(&impl_->ctx, bytes.size(), bytes.data()); }
 
 std::string Sha256::hex() {
-  // final() is a StringRef on LLVM 14 and a std::array from 15 on: both have data() and size().
-  auto d = impl_->h.final();
-  return llvm::toHex(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t*>(d.data()), d.size()), /*LowerCase=*/true);
+  uint8_t d[SHA256_DIGEST_SIZE];
+  sha256_digest(&impl_->ctx, sizeof d, d);
+  return to_hex(d, sizeof d);
 }
 
 }  // namespace vk

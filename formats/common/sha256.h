@@ -6,7 +6,7 @@
 #include <string>
 
 namespace vk {
-// Lower-case hex SHA-256 (LLVM's implementation).
+// Lower-case hex SHA-256 (nettle's implementation).
 std::string sha256_hex(std::span<const uint8_t> bytes);
 
 // The same hash fed in pieces (files hashed without reading them whole).
