@@ -74,6 +74,45 @@ std::string parse_error_line(const CLI::App& app, int argc, char** argv, const C
   return where + what + " (see " + path + " --help)";
 }
 
+// Every command, in the order `--help` lists them, by the name(s) its add_* function registers.
+struct Command {
+  const char* name;
+  void (*add)(CLI::App&, vk::cli::Context&);
+};
+const Command kCommands[] = {
+    {"inspect", vk::cli::add_inspect}, {"check", vk::cli::add_check},       {"diff", vk::cli::add_diff},
+    {"matrix", vk::cli::add_matrix},   {"decode", vk::cli::add_decode},     {"encode", vk::cli::add_decode},
+    {"kernel", vk::cli::add_kernel},   {"catalog", vk::cli::add_catalog},   {"identify", vk::cli::add_identify},
+    {"plan", vk::cli::add_plan},       {"selftest", vk::cli::add_selftest}, {"rewrite", vk::cli::add_rewrite},
+    {"fixup", vk::cli::add_fixup},     {"report", vk::cli::add_report},     {"batch", vk::cli::add_batch},
+    // last: completion and man pages cover every command above
+    {"completion", vk::cli::add_docs}, {"explain", vk::cli::add_docs},      {"man", vk::cli::add_docs},
+};
+
+// Start-up (issue 11): building the options of every command was a third of `vdsokit --version`.
+// A run builds the tree of the command it names only, and the whole tree when it needs it: help, no
+// command or a word that names none (the error lists or suggests commands), the docs commands
+// (completion and man pages walk every command). A lone --version needs no command at all.
+void add_commands(CLI::App& app, vk::cli::Context& ctx, const std::vector<char*>& args) {
+  bool help = false, version = false;
+  const char* word = nullptr;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "-h" || a == "--help" || a == "--help-all") help = true;
+    else if (a == "--version") version = true;
+    else if (!word && !a.empty() && a[0] != '-') word = args[i];
+  }
+  const Command* only = nullptr;
+  if (word && !help)
+    for (const auto& c : kCommands)
+      if (std::strcmp(c.name, word) == 0 && c.add != vk::cli::add_docs) only = &c;
+  if (only) return only->add(app, ctx);
+  if (version && !word && !help) return;
+  void (*last)(CLI::App&, vk::cli::Context&) = nullptr;
+  for (const auto& c : kCommands)
+    if (c.add != last) c.add(app, ctx), last = c.add;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,21 +121,6 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("vdsokit 0.1.0"));
   app.require_subcommand(1);
   Context ctx;
-  add_inspect(app, ctx);
-  add_check(app, ctx);
-  add_diff(app, ctx);
-  add_matrix(app, ctx);
-  add_decode(app, ctx);
-  add_kernel(app, ctx);
-  add_catalog(app, ctx);
-  add_identify(app, ctx);
-  add_plan(app, ctx);
-  add_selftest(app, ctx);
-  add_rewrite(app, ctx);
-  add_fixup(app, ctx);
-  add_report(app, ctx);
-  add_batch(app, ctx);
-  add_docs(app, ctx);   // last: completion and man pages cover every subcommand above
   // CRIU runs an --action-script by exec'ing its path without a shell (Debian 4.2.1: execvp of
   // "vdsokit fixup" fails with ENOENT), so the fixup needs a program name of its own: invoked as
   // vdsokit-fixup (a symlink to vdsokit, built next to it) this binary is `vdsokit fixup`.
@@ -104,6 +128,7 @@ int main(int argc, char** argv) {
   const char* base = std::strrchr(argv[0], '/');
   static char fixup[] = "fixup";
   if (std::strcmp(base ? base + 1 : argv[0], "vdsokit-fixup") == 0) args.insert(args.begin() + 1, fixup);
+  add_commands(app, ctx, args);
   try {
     app.parse(int(args.size()), args.data());
   } catch (const CLI::CallForHelp& e) {

@@ -62,6 +62,37 @@ TEST_CASE("exit codes: usage 2, bad input 3 with one error line naming file and 
   CHECK(missing.code == 3);
 }
 
+TEST_CASE("each command's tree is built when the command line names it (start-up, cli/main.cpp)") {
+  // vdsokit builds only the named command's options (issue 11): every command --help lists must be
+  // found that way, so an unknown option is reported by that command, not as an unknown command.
+  auto help = test::run_vdsokit({"--help"});
+  REQUIRE(help.code == 0);
+  auto at = help.out.find("Subcommands:\n");
+  REQUIRE(at != std::string::npos);
+  std::vector<std::string> names;
+  for (size_t p = help.out.find('\n', at) + 1; p < help.out.size();) {
+    size_t eol = help.out.find('\n', p);
+    std::string line = help.out.substr(p, eol - p);
+    p = eol == std::string::npos ? help.out.size() : eol + 1;
+    if (line.size() < 3 || line[0] != ' ' || line[2] == ' ') continue;
+    names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  CHECK(names.size() >= 18);
+  for (const auto& n : names) {
+    CAPTURE(n);
+    auto r = test::run_vdsokit({n, "--no-such-option-anywhere"});
+    CHECK(r.code == 2);
+    CHECK(r.err.rfind("vdsokit: " + n, 0) == 0);
+    CHECK(r.err.find("unknown command") == std::string::npos);
+  }
+  auto v = test::run_vdsokit({"--version"});
+  CHECK(v.code == 0);
+  CHECK(v.out == "vdsokit 0.1.0\n");
+  auto typo = test::run_vdsokit({"chek"});
+  CHECK(typo.code == 2);
+  CHECK(typo.err.find("did you mean 'check'") != std::string::npos);
+}
+
 TEST_CASE("completion and man pages cover every subcommand") {
   auto bash = test::run_vdsokit({"completion", "bash"});
   REQUIRE(bash.code == 0);
