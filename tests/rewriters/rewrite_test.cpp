@@ -10,6 +10,7 @@
 #include "formats/catalog/catalog.h"
 #include "formats/common/sha256.h"
 #include "formats/criu/inputs.h"
+#include "rewriters/archive_writer.h"
 #include "rewriters/batch.h"
 #include "rewriters/pagemap.h"
 #include "rewriters/transaction.h"
@@ -425,5 +426,41 @@ TEST_CASE("archive: a sparse member (synthetic, 10 GiB logical) is read, but the
   CHECK(r.units[0].error->file == ar);
   CHECK(r.units[0].error->message.find("sparse") != std::string::npos);
   CHECK(test::read_bytes(ar) == orig);
+  CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
+}
+
+TEST_CASE("archive: the threaded copy carries members of many chunks exactly, and stops cleanly when the input fails mid-stream (synthetic)") {
+  // Synthetic .tar.zst: a member to replace, a pseudo-random member of several 256 KiB chunks plus a
+  // tail, and 8 MiB of zeros; the reading, writing and verify threads each see many pieces.
+  test::TempDir tmp;
+  std::vector<uint8_t> rnd(4 * 256 * 1024 + 123);
+  uint32_t x = 7;
+  for (auto& b : rnd) b = uint8_t((x = x * 1103515245 + 12345) >> 24);
+  std::vector<test::TarMember> members = {{"ckpt/a.img", {1, 2, 3}}, {"ckpt/rnd.img", rnd}, {"ckpt/zeros.img", {}, 8u << 20}};
+  std::string ar = tmp / "in.tar.zst";
+  test::write_tar(ar, "zstd", members);
+  auto src = vk::archive::Archive::open(ar);
+  REQUIRE(src);
+  std::map<std::string, std::vector<uint8_t>> replace = {{"ckpt/a.img", std::vector<uint8_t>(300000, 0x5a)}};
+  REQUIRE(rewrite::rewrite_archive(**src, replace, tmp / "out.tar.zst"));
+  auto out = vk::archive::Archive::open(tmp / "out.tar.zst");
+  REQUIRE(out);
+  auto read = [&](const char* name) {
+    auto b = (*out)->members().at(name).blob->read_all(UINT64_MAX);
+    REQUIRE(b);
+    return *b;
+  };
+  CHECK(read("ckpt/a.img") == replace["ckpt/a.img"]);
+  CHECK(read("ckpt/rnd.img") == rnd);
+  CHECK(read("ckpt/zeros.img") == std::vector<uint8_t>(8u << 20, 0));
+
+  // The input cut short after it was planned (as if it changed underneath): the reading thread fails
+  // mid-stream; the error names the input, nothing is written and no temporary is left.
+  fs::resize_file(ar, fs::file_size(ar) / 2);
+  fs::remove(tmp / "out.tar.zst");
+  Status st = rewrite::rewrite_archive(**src, replace, tmp / "out.tar.zst");
+  REQUIRE(!st);
+  CHECK(st.error().str().find(ar) != std::string::npos);
+  CHECK(!fs::exists(tmp / "out.tar.zst"));
   CHECK(std::distance(fs::directory_iterator(tmp.path), fs::directory_iterator()) == 1);
 }
