@@ -293,8 +293,8 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
           return write_error(input, w.get(), "cannot write compression filter " + p.filter_names[i]);
       }
       // libarchive offers zstd/xz worker threads ("threads" filter option), but Debian's static
-      // libzstd.a is built without them (ZSTD_c_nbWorkers is refused, so libarchive compresses on
-      // this thread anyway); with the shared libzstd, measured on 2 cores (bench/archive_bench)
+      // libzstd.a is built without them (zstd builds its static library single-threaded since 1.5.0,
+      // facebook/zstd#2584: ZSTD_c_nbWorkers is refused and libarchive compresses on this thread); with the shared libzstd, measured on 2 cores (bench/archive_bench)
       // they made the rewrite slower and added ~95 MiB of buffers, past the 100 MiB bound.
       // VK_ARCHIVE_THREADS=N asks for them.
       if (const char* t = std::getenv("VK_ARCHIVE_THREADS"))
