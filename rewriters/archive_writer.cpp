@@ -260,8 +260,9 @@ Status copy_archive(const std::string& input, const std::map<uint64_t, const std
     }
   } join{q, reader};
 
-  std::unique_ptr<struct archive, WriteCloser> w;
+  // The sink outlives the writer: freeing a writer flushes through sink_write (an early return included).
   Sink sink{fd, &progress};
+  std::unique_ptr<struct archive, WriteCloser> w;
   Written rec;
   auto entry_guard = [](struct archive_entry* e) { return std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)>(e, archive_entry_free); };
   for (;;) {

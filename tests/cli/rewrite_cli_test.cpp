@@ -149,7 +149,9 @@ TEST_CASE("rewrite pagemap of a .tar.zst with a 96 MiB pages file streams it: pe
   long kib = peak_rss_kib({"rewrite", "pagemap", "--to", "4.1", tmp / "big.tar.zst"}, code);
   CHECK(code == 0);
   MESSAGE("peak RSS of the rewrite: " << kib / 1024 << " MiB");
-  CHECK(kib < 100 * 1024);
+#ifndef VK_UNDER_ASAN
+  CHECK(kib < 100 * 1024);   // under ASan the quarantine keeps freed chunks: see VK_UNDER_ASAN
+#endif
   auto ins = test::run_vdsokit({"inspect", "--format", "json", tmp / "big.tar.zst"});
   CHECK(ins.code == 0);
   CHECK(ins.out.find("\"4.1\"") != std::string::npos);

@@ -9,6 +9,17 @@
 #include <string>
 #include <vector>
 
+// Whether this build runs under AddressSanitizer: a memory bound then measures ASan's shadow memory and
+// quarantine, not vdsokit, so bounds are checked by the plain build (make test) and memory safety by
+// the sanitizer build (make test-sanitize).
+#if defined(__SANITIZE_ADDRESS__)
+#define VK_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VK_UNDER_ASAN 1
+#endif
+#endif
+
 namespace vk::test {
 
 std::string fixtures();                              // ../shared/fixtures/criu
