@@ -59,7 +59,10 @@ std::string flavour_of(const std::string& release) {
 struct Identifier::Index {
   struct Item {
     const Entry* e = nullptr;
-    std::vector<uint8_t> bytes;          // the ELF image
+    // The ELF image: where the catalog holds it (the built-in arrays: no copy), or read into `owned`
+    // (a moved vector keeps its buffer, so the view survives the items vector growing).
+    std::vector<uint8_t> owned;
+    std::span<const uint8_t> bytes;
     std::vector<Range> alt;              // .altinstructions sites, sorted
     std::vector<uint64_t> keys;          // sorted (name id << 32 | offset)
   };
@@ -93,11 +96,16 @@ struct Identifier::Index {
 Identifier::Identifier(const catalog::Catalog& cat) : cat_(cat), ix_(std::make_unique<Index>()) {
   for (const auto& e : cat.entries()) {
     if (e.synthetic) continue;
-    auto b = cat.bytes(e);
-    if (!b || b->size() != e.size) continue;   // unusable entry: `catalog verify` reports it
     Index::Item it;
     it.e = &e;
-    it.bytes = b.take();
+    it.bytes = cat.held(e);
+    if (it.bytes.empty()) {
+      auto b = cat.bytes(e);
+      if (!b) continue;
+      it.owned = b.take();
+      it.bytes = it.owned;
+    }
+    if (it.bytes.size() != e.size) continue;   // unusable entry: `catalog verify` reports it
     for (const auto& s : e.symbols) {
       auto [n, fresh] = ix_->name_ids.emplace(s.name, uint32_t(ix_->name_ids.size()));
       it.keys.push_back(uint64_t(n->second) << 32 | (s.offset & 0xffffffffull));
@@ -142,7 +150,7 @@ struct Compare {
   bool equal = false;
   size_t in_alt = 0, in_tramp = 0;
 };
-Compare compare(const std::vector<uint8_t>& ref, const std::vector<uint8_t>& got, const std::vector<Range>& alt,
+Compare compare(std::span<const uint8_t> ref, const std::vector<uint8_t>& got, const std::vector<Range>& alt,
                 const std::vector<Range>& tramp) {
   Compare c;
   if (got.size() < ref.size()) return c;

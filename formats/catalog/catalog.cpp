@@ -372,7 +372,8 @@ void Catalog::add(Entry e) {
 
 void Catalog::add(Entry e, std::vector<uint8_t> bytes) {
   std::string id = e.id;
-  blobs_[id] = std::move(bytes);
+  auto owned = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  blobs_[id] = Held{owned, std::span<const uint8_t>(*owned)};
   if (!dir_.empty()) paths_[id] = (fs::path(dir_) / e.file).string();
   add(std::move(e));
 }
@@ -426,8 +427,13 @@ const Entry* Catalog::by_sha256(const std::string& sha) const {
   return it == by_sha_.end() ? nullptr : &entries_[it->second];
 }
 
+std::span<const uint8_t> Catalog::held(const Entry& e) const {
+  auto b = blobs_.find(e.id);
+  return b == blobs_.end() ? std::span<const uint8_t>() : b->second.data;
+}
+
 Expected<std::vector<uint8_t>> Catalog::bytes(const Entry& e) const {
-  if (auto b = blobs_.find(e.id); b != blobs_.end()) return b->second;
+  if (auto b = blobs_.find(e.id); b != blobs_.end()) return std::vector<uint8_t>(b->second.data.begin(), b->second.data.end());
   std::string path;
   if (auto p = paths_.find(e.id); p != paths_.end()) path = p->second;
   else path = dir_.empty() ? e.file : (fs::path(dir_) / e.file).string();
@@ -528,7 +534,7 @@ struct Builtin {
         e.symbols.push_back(Symbol{s.name, s.version, s.type, s.bind, s.offset, s.size});
       }
       c.paths_[e.id] = "<built-in>/" + e.file;
-      if (auto f = files.find(e.file); f != files.end()) c.blobs_[e.id].assign(f->second->data, f->second->data + f->second->size);
+      if (auto f = files.find(e.file); f != files.end()) c.blobs_[e.id] = Catalog::Held{nullptr, {f->second->data, f->second->size}};
       c.entries_.push_back(std::move(e));
     }
     c.reindex();
@@ -552,7 +558,7 @@ struct Builtin {
     Catalog c = cat.take();
     for (const auto& e : c.entries_) {
       auto f = files.find(e.file);
-      if (f != files.end()) c.blobs_[e.id].assign(f->second->data, f->second->data + f->second->size);
+      if (f != files.end()) c.blobs_[e.id] = Catalog::Held{nullptr, {f->second->data, f->second->size}};
       c.paths_[e.id] = "<built-in>/" + e.file;
     }
     return c;

@@ -97,12 +97,21 @@ class Catalog {
   const Entry* by_sha256(const std::string& sha) const;        // O(1); never a synthetic entry
   // The vDSO bytes of an entry (from the built-in blobs or the file beside the catalog).
   Expected<std::vector<uint8_t>> bytes(const Entry& e) const;
+  // The bytes of an entry the catalog holds in memory (built-in, host, added with bytes), without a
+  // copy; empty when they are in a file. Valid while this catalog or any copy of it lives.
+  std::span<const uint8_t> held(const Entry& e) const;
 
  private:
   std::vector<Entry> entries_;
   std::unordered_map<std::string, size_t> by_id_, by_sha_;
   std::string dir_;                                   // for relative `file` paths
-  std::map<std::string, std::vector<uint8_t>> blobs_; // in-memory bytes (built-in, host) by entry id
+  // In-memory bytes (built-in, host) by entry id: the built-in ones are the arrays compiled into the
+  // program, others shared by every copy of the catalog (copies are cheap: issue 11, start-up).
+  struct Held {
+    std::shared_ptr<const std::vector<uint8_t>> owned;
+    std::span<const uint8_t> data;
+  };
+  std::map<std::string, Held> blobs_;
   std::map<std::string, std::string> paths_;          // resolved file path by entry id
   friend struct Builtin;
   void reindex();
