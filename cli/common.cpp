@@ -87,8 +87,8 @@ int emit(const std::string& raw, const std::string& path) {
   return st ? kExitOk : report(st.error());
 }
 
-CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs) {
-  return cmd.add_option("-j,--jobs", jobs, "Units (set folders, archives) handled at once; 0 = one per core (default)")
+CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs, const char* zero) {
+  return cmd.add_option("-j,--jobs", jobs, std::string("Units (set folders, archives) handled at once; 0 = ") + zero + " (default)")
       ->type_name("N");
 }
 

@@ -49,8 +49,8 @@ void set_option_values(const CLI::Option* opt, std::function<std::vector<std::st
 int emit(const std::string& text, const std::string& path);
 
 // Adds `-j,--jobs N` to a command that takes many inputs: units handled at once, 0 (default) = one per
-// core; the report keeps the input order (formats/common/parallel.h).
-CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs);
+// core unless `zero` says otherwise; the report keeps the input order (formats/common/parallel.h).
+CLI::Option* add_jobs(CLI::App& cmd, unsigned& jobs, const char* zero = "one per core");
 
 // Adds `--shard K/N` to a command that takes many inputs (docs/cli.md "Shards").
 CLI::Option* add_shard(CLI::App& cmd, std::string& spec);

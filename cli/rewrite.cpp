@@ -30,7 +30,7 @@ void add_common(CLI::App& cmd, CommonOpts& o) {
   add_format(cmd, o.format, {"text", "json", "jsonl"});
   cmd.add_option("-o,--output", o.output, "With one archive input: write the new archive here instead of replacing it");
   add_shard(cmd, o.shard);
-  add_jobs(cmd, o.jobs);
+  add_jobs(cmd, o.jobs, "two per core (a rewrite mostly waits on fsync)");
   cmd.add_option("--state", o.state,
                  "Record finished units in this directory; a re-run skips what is done and redoes what was interrupted")
       ->type_name("DIR");

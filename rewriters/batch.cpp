@@ -44,6 +44,12 @@ size_t remove_stale_temps_of(const std::string& path) {
   return removed;
 }
 
+// A rewrite unit spends most of its time waiting for its fsyncs (four per set: the staged file, the
+// journal, and the directory twice; docs/rewrite.md "Atomicity"), so more units than cores are in flight
+// by default: 200 set folders on 2 cores took 0.41 s with -j 1, 0.22 s with 2, 0.14 s with 4 and 0.12 s
+// with 8 (ext4, issue 11). Two per core keeps an archive rewrite's ~21 MiB each well inside memory.
+unsigned rewrite_jobs(unsigned jobs) { return jobs ? jobs : 2 * default_jobs(); }
+
 void fail(UnitResult& u, const Error& e) {
   u.status = e.exit_code == kExitBadInput || e.exit_code == kExitUsage ? "error" : "refused";
   u.error = e;
@@ -202,7 +208,7 @@ BatchReport run_batch(const std::vector<std::string>& inputs, const Planner& pla
     else run_directory(unit, plan, opts, u);
     return u;
   };
-  for_each_ordered<UnitResult>(units.size(), opts.jobs, work, [&](size_t i, UnitResult& u) {
+  for_each_ordered<UnitResult>(units.size(), rewrite_jobs(opts.jobs), work, [&](size_t i, UnitResult& u) {
     if (opts.progress) opts.progress(i + 1, units.size(), u);
     report.units.push_back(std::move(u));
     return true;

@@ -37,7 +37,7 @@ struct UnitResult {
 struct BatchOptions {
   bool dry_run = false;
   std::string output;            // a single archive input: write the new archive here instead
-  unsigned jobs = 0;             // units planned and written at once (0: one per core); the planner must be thread-safe
+  unsigned jobs = 0;             // units planned and written at once (0: two per core, batch.cpp); the planner must be thread-safe
   // Called once a unit is planned and about to be written (never on dry runs), with its files filled
   // in; an error refuses the unit and nothing is written (rewriters/state.h records it here).
   std::function<Status(const UnitResult& planned)> before_write;
