@@ -105,7 +105,7 @@ class StreamBlob final : public Blob {
     if (it == held_.begin()) return false;
     --it;
     if (offset + len > it->first + it->second.size()) return false;
-    std::memcpy(out, it->second.data() + (offset - it->first), len);
+    if (len) std::memcpy(out, it->second.data() + (offset - it->first), len);
     return true;
   }
   Status fetch(uint64_t offset, uint8_t* out, size_t len) const {

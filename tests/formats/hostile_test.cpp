@@ -165,6 +165,22 @@ TEST_CASE("D9: an image that is a FIFO is refused without blocking") {
   CHECK(r.code == kExitBadInput);
 }
 
+TEST_CASE("an empty image, in memory or on disk, is bad input naming it (fuzz_pages: a 0-byte read into a null buffer)") {
+  // fuzz/regressions/pages/empty-inventory: UBSan found memcpy(nullptr, ..., 0) when an empty image was
+  // read whole from memory (an archive member); the sanitizer build runs this case.
+  auto empty = memory_blob("checkpoint/inventory.img", {});
+  auto bytes = empty->read_all(1 << 20);
+  REQUIRE(bytes);
+  CHECK(bytes->empty());
+  CHECK_FALSE(criu::read_image(*empty, 1 << 20));
+  test::TempDir tmp;
+  test::copy_dir(test::fixture("host-vdsoloop/images"), tmp / "set");
+  test::write_bytes(tmp / "set/inventory.img", {});
+  auto r = test::run_vdsokit({"inspect", tmp / "set"});
+  CHECK(r.code == kExitBadInput);
+  CHECK(r.err.find("inventory.img") != std::string::npos);
+}
+
 TEST_CASE("D10: an image of zero-length entries is refused at the entry cap, with the offset (synthetic)") {
   std::vector<uint8_t> b(8 + 4 * (criu::kMaxEntries + 10), 0);
   auto real = test::read_bytes(test::fixture("host-vdsoloop/images/pagemap-7660.img"));
