@@ -38,13 +38,7 @@ Expected<catalog::Entry> resolve_target(const catalog::Catalog& cat, const std::
   std::vector<std::string> near;
   for (const auto& id : cat.suggest(target, 64))
     if (near.size() < 3 && id.ends_with(std::string("/") + vdso::abi_name(abi))) near.push_back(id);
-  if (!near.empty()) {
-    msg += "; did you mean ";
-    for (size_t i = 0; i < near.size(); ++i) msg += (i ? i + 1 == near.size() ? " or " : ", " : "") + near[i];
-    msg += "?";
-  } else {
-    msg += " (see `vdsokit catalog list`: a catalog id, a release, or host)";
-  }
+  msg += near.empty() ? " (see `vdsokit catalog list`: a catalog id, a release, or host)" : catalog::Catalog::did_you_mean(near);
   return usage_error(msg);
 }
 

@@ -443,13 +443,7 @@ void add_catalog(CLI::App& app, Context& ctx) {
     if (es.empty()) {
       std::string msg = "no catalog entry '" + o->id + "'";
       auto near = cat->suggest(o->id);
-      if (!near.empty()) {
-        msg += "; did you mean ";
-        for (size_t i = 0; i < near.size(); ++i) msg += (i ? i + 1 == near.size() ? " or " : ", " : "") + near[i];
-        msg += "?";
-      } else {
-        msg += " (see `vdsokit catalog list`)";
-      }
+      msg += near.empty() ? " (see `vdsokit catalog list`)" : catalog::Catalog::did_you_mean(near);
       return void(ctx.exit_code = report(usage_error(msg)));
     }
     ctx.exit_code = emit(render_entries(es, o->format, true), "");

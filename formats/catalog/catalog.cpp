@@ -409,6 +409,13 @@ std::vector<const Entry*> Catalog::lookup(std::string_view name, vdso::Abi abi) 
   return out;
 }
 
+std::string Catalog::did_you_mean(const std::vector<std::string>& ids) {
+  if (ids.empty()) return "";
+  std::string msg = "; did you mean ";
+  for (size_t i = 0; i < ids.size(); ++i) msg += (i ? i + 1 == ids.size() ? " or " : ", " : "") + ids[i];
+  return msg + "?";
+}
+
 std::vector<std::string> Catalog::suggest(std::string_view name, size_t n) const {
   std::vector<std::string> out;
   uint32_t code = parse_version(name);

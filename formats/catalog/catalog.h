@@ -94,6 +94,8 @@ class Catalog {
   // Up to `n` ids that look like `name` (the release starts with it, or the same upstream version), for
   // "did you mean".
   std::vector<std::string> suggest(std::string_view name, size_t n = 3) const;
+  // "; did you mean a, b or c?" for suggested ids; "" when there are none.
+  static std::string did_you_mean(const std::vector<std::string>& ids);
   const Entry* by_sha256(const std::string& sha) const;        // O(1); never a synthetic entry
   // The vDSO bytes of an entry (from the built-in blobs or the file beside the catalog).
   Expected<std::vector<uint8_t>> bytes(const Entry& e) const;

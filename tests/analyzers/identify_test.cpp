@@ -154,15 +154,9 @@ TEST_CASE("fixtures dumped on Debian kernels") {
 TEST_CASE("host-proxy-second-gen: proxied-from the fixture host's entry once that host is in a catalog") {
   // The fixture host's own vDSO is the first-gen dump (its README); a catalog entry made from those
   // bytes stands for "the host added with catalog add --host" on any machine, whatever it runs.
-  auto first = test::dumped_bytes("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000);
-  auto fv = vdso::parse("first-gen", first);
-  REQUIRE(fv);
-  std::vector<uint8_t> first_elf(first.begin(), first.begin() + long(fv->elf_size));
-  auto fixture_host = catalog::entry_from_vdso("fixture host", first_elf);
-  REQUIRE(fixture_host);
-  fixture_host->id = "host/x86_64";
+  auto host = test::fixture_host("host/x86_64");
   catalog::Catalog cat = catalog::Catalog::builtin();
-  cat.add(*fixture_host, first_elf);
+  cat.add(host.entry, host.elf);
   analyze::Identifier id(cat);
   auto proxy = test::dumped_bytes("host-proxy-second-gen/images", 8311, 0x7f4f1273c000, 0x2000);
   auto r = id.identify_bytes("second-gen", proxy);
@@ -172,15 +166,15 @@ TEST_CASE("host-proxy-second-gen: proxied-from the fixture host's entry once tha
   // Without the host entry: only nearest (the host is not a Debian kernel).
   analyze::Identifier plain(catalog::Catalog::builtin());
   CHECK(plain.identify_bytes("second-gen", proxy).kind == MatchKind::Nearest);
-  CHECK(id.identify_bytes("first-gen", first).kind == MatchKind::Exact);
+  CHECK(id.identify_bytes("first-gen", host.dumped).kind == MatchKind::Exact);
 
   // The live part runs only where the running kernel's vDSO is byte-for-byte the fixture host's:
   // the same version on another build (6.18.44 v669 vs v769) has different bytes.
   auto h = catalog::host_capture(vdso::Abi::X86_64);
   REQUIRE(h);
-  if (h->entry.sha256 != fixture_host->sha256) {
+  if (h->entry.sha256 != host.entry.sha256) {
     MESSAGE("the running kernel's vDSO (" << h->entry.sha256.substr(0, 12) << ") is not the fixture host's ("
-                                          << fixture_host->sha256.substr(0, 12) << "); live part skipped");
+                                          << host.entry.sha256.substr(0, 12) << "); live part skipped");
     return;
   }
   catalog::Catalog live = catalog::Catalog::builtin();

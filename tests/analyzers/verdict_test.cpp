@@ -23,17 +23,12 @@ const char* kFixtureHost = "fixture-host/x86_64";
 const catalog::Catalog& fixture_cat() {
   static const catalog::Catalog c = [] {
     catalog::Catalog c = catalog::Catalog::builtin();
-    auto first = test::dumped_bytes("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000);
-    auto v = vdso::parse("first-gen", first);
-    REQUIRE(v);
-    std::vector<uint8_t> elf(first.begin(), first.begin() + long(v->elf_size));
-    auto e = catalog::entry_from_vdso("fixture host", elf);
-    REQUIRE(e);
-    e->id = kFixtureHost;
+    auto host = test::fixture_host(kFixtureHost);
+    auto* e = &host.entry;
     e->release = "6.18.44-fc-v669";
     REQUIRE(e->vvar_pages.value == 4);
     REQUIRE(e->vvar_vclock_pages.value == 2);
-    c.add(*e, elf);
+    c.add(host.entry, host.elf);
     return c;
   }();
   return c;

@@ -4,9 +4,7 @@
 // they are what a kill between the state's two phases leaves.
 #include <doctest/doctest.h>
 
-#include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -197,19 +195,10 @@ TEST_CASE("state: killed at every transaction step, the re-run reports the unit 
     Store s;
     auto st = rewrite::StateDir::open(s.tmp / "state", "pagemap --to 4.1");
     REQUIRE(st);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      rewrite::Transaction::set_hook([&](const std::string& step) {
-        if (step == steps[k]) ::kill(::getpid(), SIGKILL);
-        return Status::ok();
-      });
+    int status = test::run_killed_at(steps[k], [&] {
       bool r = false;
       (void)run(*st, s.unit, r);
-      ::_exit(0);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    });
     REQUIRE(WIFSIGNALED(status));
     bool committed = k >= 3;   // the journal is in place from "rename" on
     CHECK(rewrite::has_journal(s.unit.path) == committed);

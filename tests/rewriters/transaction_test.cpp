@@ -80,18 +80,7 @@ TEST_CASE("D8: kill -9 at every step of a two-pagemap commit: original before th
     CAPTURE(kSteps[k]);
     test::TempDir tmp;
     two_process_set(tmp / "set");
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      rewrite::Transaction::set_hook([&](const std::string& s) {
-        if (s == kSteps[k]) ::kill(::getpid(), SIGKILL);
-        return Status::ok();
-      });
-      convert(tmp / "set");
-      ::_exit(0);
-    }
-    int st = 0;
-    ::waitpid(pid, &st, 0);
+    int st = test::run_killed_at(kSteps[k], [&] { convert(tmp / "set"); });
     REQUIRE(WIFSIGNALED(st));
     CHECK(WTERMSIG(st) == SIGKILL);
     // Until the next run finishes it, a committed rewrite is refused by readers (never read as a mix).

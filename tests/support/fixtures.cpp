@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "formats/pages/pagestore.h"
+#include "rewriters/transaction.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +150,35 @@ std::vector<uint8_t> dumped_bytes(const std::string& rel, uint32_t pid, uint64_t
   auto r = store->read(start, len);
   REQUIRE_MESSAGE(r, (r ? "" : r.error().str()));
   return r->bytes;
+}
+
+FixtureHost fixture_host(const std::string& id) {
+  FixtureHost h;
+  h.dumped = dumped_bytes("host-proxy-second-gen/first-gen", 8311, 0x7f4f1273c000, 0x2000);
+  auto v = vdso::parse("first-gen", h.dumped);
+  REQUIRE(v);
+  h.elf.assign(h.dumped.begin(), h.dumped.begin() + long(v->elf_size));
+  auto e = catalog::entry_from_vdso("fixture host", h.elf);
+  REQUIRE(e);
+  h.entry = e.take();
+  h.entry.id = id;
+  return h;
+}
+
+int run_killed_at(const std::string& step, const std::function<void()>& fn) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    rewrite::Transaction::set_hook([&](const std::string& s) {
+      if (s == step) ::kill(::getpid(), SIGKILL);
+      return Status::ok();
+    });
+    fn();
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
 }
 
 }  // namespace vk::test

@@ -3,9 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/catalog/catalog.h"
 #include "formats/criu/imageset.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,5 +56,18 @@ uint64_t parse_hex(const std::string& s);
 criu::ImageSet open_set(const std::string& dir);
 // Bytes of process `pid` at [start, start+len) in fixture folder `rel` (e.g. "host-vdsoloop/images").
 std::vector<uint8_t> dumped_bytes(const std::string& rel, uint32_t pid, uint64_t start, uint64_t len);
+
+// The vDSO of the machine that made the fixtures (host-proxy-second-gen's first-gen dump, its README):
+// the dumped pages, their ELF image, and a catalog entry made from it under `id`. It stands for "the
+// host added with catalog add --host" on that machine, whatever kernel runs the tests.
+struct FixtureHost {
+  std::vector<uint8_t> dumped, elf;
+  catalog::Entry entry;
+};
+FixtureHost fixture_host(const std::string& id);
+
+// Runs `fn` in a forked child that kills itself (SIGKILL) when its rewrite transaction reaches `step`
+// (the rewriters/transaction.h hook); returns the child's wait status.
+int run_killed_at(const std::string& step, const std::function<void()>& fn);
 
 }  // namespace vk::test
