@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -92,7 +91,10 @@ inline std::map<std::string, std::vector<uint8_t>> split_files(const uint8_t* da
 inline std::shared_ptr<const Tree> mem_tree(const uint8_t* data, size_t size) {
   static const char sep[] = "\0PARENT\0";
   const uint8_t* end = data + size;
-  const uint8_t* cut = std::search(data, end, sep, sep + sizeof sep - 1);
+  // memmem, not std::search: an instrumented search over every byte of a 256 KiB input was 70% of
+  // fuzz_imageset's time (and its comparisons only taught the fuzzer about the separator).
+  const void* hit = ::memmem(data, size, sep, sizeof sep - 1);
+  const uint8_t* cut = hit ? static_cast<const uint8_t*>(hit) : end;
   std::shared_ptr<const Tree> parent;
   if (cut != end) {
     const uint8_t* p = cut + sizeof sep - 1;

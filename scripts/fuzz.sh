@@ -19,8 +19,9 @@ max_len() {
   case $1 in
     imageset|pages|archive) echo 262144 ;;
     # The catalog target parses with yaml-cpp (about 10 ms for the whole 127 KB built-in catalog under
-    # ASan): 16 KiB (a few entries) keeps it near 1000 executions a second.
-    catalog) echo 16384 ;;
+    # ASan). One complete entry is about 4 KB and the fuzzer's entries are far smaller, so 4 KiB still
+    # holds several; it ran 1900 executions a second here against 1100 at 16 KiB.
+    catalog) echo 4096 ;;
     kernel|vdso) echo 65536 ;;
     *) echo 16384 ;;
   esac
