@@ -46,17 +46,6 @@ rewrite::BatchReport exports_batch(const std::vector<std::string>& inputs, bool 
   }, o, "exports");
 }
 
-analyze::Outcome outcome_of(const std::string& dir, const std::string& target) {
-  auto cat = catalog::effective_catalog({});
-  REQUIRE(cat);
-  auto sets = criu::open_sets({dir});
-  REQUIRE(sets);
-  auto c = analyze::check(sets->front().set, dir, *cat, target, *analyze::find_restorer("criu-4.2"));
-  REQUIRE(c);
-  REQUIRE(c->processes.size() == 1);
-  return c->processes.front().outcome;
-}
-
 bool has_code(const analyze::Outcome& o, const std::string& code) {
   for (const auto& f : o.findings)
     if (f.code == code) return true;
@@ -78,7 +67,7 @@ TEST_CASE("exports: every xk fixture gets its vvar-reading exports stubbed; chec
     CAPTURE(fx);
     test::TempDir tmp;
     test::copy_dir(test::fixture(std::string(fx) + "/images"), tmp / "set");
-    auto before = outcome_of(tmp / "set", kProxyTarget);
+    auto before = test::single_outcome(tmp / "set", kProxyTarget);
     CHECK(before.verdict == analyze::Verdict::Proxy);
     CHECK_FALSE(before.clock_getres_ok);
     CHECK(has_code(before, "VK003"));
@@ -122,7 +111,7 @@ TEST_CASE("exports: every xk fixture gets its vvar-reading exports stubbed; chec
     if (v.find("__vdso_getrandom")) CHECK(v.stubs.size() == 2);
     else CHECK(v.stubs.size() == 1);
 
-    auto after = outcome_of(tmp / "set", kProxyTarget);
+    auto after = test::single_outcome(tmp / "set", kProxyTarget);
     CHECK(after.verdict == analyze::Verdict::Proxy);
     CHECK(after.clocks_ok);
     CHECK(after.clock_getres_ok);
@@ -154,7 +143,7 @@ TEST_CASE("exports: a second-generation image keeps CRIU's entries for CRIU and 
   bool stubbed = false;
   for (const auto& s : p.vdso->stubs) stubbed |= s.offset == res->offset && s.nr == 229;
   CHECK(stubbed);
-  auto after = outcome_of(tmp / "set", kProxyTarget);
+  auto after = test::single_outcome(tmp / "set", kProxyTarget);
   CHECK(after.clock_getres_ok);
 }
 

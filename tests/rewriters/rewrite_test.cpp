@@ -44,17 +44,6 @@ rewrite::BatchReport pagemap_batch(const std::vector<std::string>& inputs, rewri
                             o, "pagemap");
 }
 
-analyze::Verdict verdict_of(const std::string& dir, const std::string& target) {
-  auto cat = catalog::effective_catalog({});
-  REQUIRE(cat);
-  auto sets = criu::open_sets({dir});
-  REQUIRE(sets);
-  auto c = analyze::check(sets->front().set, dir, *cat, target, *analyze::find_restorer("criu-4.2"));
-  REQUIRE(c);
-  REQUIRE(c->processes.size() == 1);
-  return c->processes.front().outcome.verdict;
-}
-
 rewrite::BatchReport vvar_batch(const std::vector<std::string>& inputs, const std::string& target, bool dry_run = false,
                                 const std::string& restorer = "criu-4.2", bool force = false) {
   auto cat = std::make_shared<catalog::Catalog>(catalog::effective_catalog({}).take());
@@ -181,7 +170,7 @@ TEST_CASE("pagemap: unknown fields keep their bytes and place (synthetic entry w
 TEST_CASE("vvar: the retargetable xk-6.12 checkpoint is refused for VK005, forced it becomes inplace on 6.16, only mm-*.img changes") {
   test::TempDir tmp;
   test::copy_dir(test::fixture(std::string(kXk612) + "/images"), tmp / "set");
-  CHECK(verdict_of(tmp / "set", kTarget616) == analyze::Verdict::Retargetable);
+  CHECK(test::single_outcome(tmp / "set", kTarget616).verdict == analyze::Verdict::Retargetable);
   auto before = dir_bytes(tmp / "set");
 
   // In place afterwards, but __vdso_sgx_enter_enclave moved (VK005): refused unless forced.
@@ -200,7 +189,7 @@ TEST_CASE("vvar: the retargetable xk-6.12 checkpoint is refused for VK005, force
   REQUIRE(r.units.size() == 1);
   CHECK(r.units[0].status == "rewritten");
   CHECK(r.exit_code() == 0);
-  CHECK(verdict_of(tmp / "set", kTarget616) == analyze::Verdict::Inplace);
+  CHECK(test::single_outcome(tmp / "set", kTarget616).verdict == analyze::Verdict::Inplace);
   auto after = dir_bytes(tmp / "set");
   CHECK(after.size() == before.size());
   for (const auto& [f, b] : before) {

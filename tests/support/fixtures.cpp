@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "analyzers/check.h"
+#include "formats/criu/inputs.h"
 #include "formats/pages/pagestore.h"
 #include "rewriters/transaction.h"
 
@@ -179,6 +181,17 @@ int run_killed_at(const std::string& step, const std::function<void()>& fn) {
   int status = 0;
   ::waitpid(pid, &status, 0);
   return status;
+}
+
+analyze::Outcome single_outcome(const std::string& dir, const std::string& target) {
+  auto cat = catalog::effective_catalog({});
+  REQUIRE(cat);
+  auto sets = criu::open_sets({dir});
+  REQUIRE(sets);
+  auto c = analyze::check(sets->front().set, dir, *cat, target, *analyze::find_restorer("criu-4.2"));
+  REQUIRE(c);
+  REQUIRE(c->processes.size() == 1);
+  return c->processes.front().outcome;
 }
 
 }  // namespace vk::test

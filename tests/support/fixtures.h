@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyzers/verdict.h"
 #include "formats/catalog/catalog.h"
 #include "formats/criu/imageset.h"
 
@@ -65,6 +66,10 @@ struct FixtureHost {
   catalog::Entry entry;
 };
 FixtureHost fixture_host(const std::string& id);
+
+// `check` of the one-process set in `dir` against catalog target `target` with CRIU 4.2 as the
+// restorer (built-in catalog); fails the current test case unless it gives exactly one outcome.
+analyze::Outcome single_outcome(const std::string& dir, const std::string& target);
 
 // Runs `fn` in a forked child that kills itself (SIGKILL) when its rewrite transaction reaches `step`
 // (the rewriters/transaction.h hook); returns the child's wait status.
