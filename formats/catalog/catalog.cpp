@@ -67,18 +67,22 @@ uint32_t version_code(int major, int minor, int sub) {
 }
 
 uint32_t parse_version(std::string_view s) {
+  // Each part saturates at kPartMax while its digits are read: the text is untrusted (a catalog's
+  // `version`, a package's release) and may hold any number of digits (fuzz/regressions/catalog).
+  constexpr int kPartMax = 1000;
   int part[3] = {0, 0, 0};
   int n = 0;
   size_t i = 0;
   while (n < 3 && i < s.size()) {
     if (s[i] < '0' || s[i] > '9') break;
     int v = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = std::min(v * 10 + (s[i++] - '0'), kPartMax);
     part[n++] = v;
     if (i < s.size() && s[i] == '.') ++i;
     else break;
   }
-  if (n < 2) return 0;
+  // LINUX_VERSION_CODE holds major and minor in 8 bits each; only the sublevel saturates (at 255).
+  if (n < 2 || part[0] > 255 || part[1] > 255) return 0;
   return version_code(part[0], part[1], part[2]);
 }
 

@@ -125,7 +125,8 @@ bool version_has_vvar_vclock(uint32_t code);      // >= 6.13
 bool version_name_survives_mremap(uint32_t code); // >= 3.16
 bool version_has_arch_map_vdso(uint32_t code);    // >= 4.9
 uint32_t version_code(int major, int minor, int sub);
-// "6.1.158" / "6.1" / "7.3-rc7" -> LINUX_VERSION_CODE (0 when unparsable); and back ("6.1.158").
+// "6.1.158" / "6.1" / "7.3-rc7" -> LINUX_VERSION_CODE (0 when unparsable, or when major or minor
+// exceeds 255; the sublevel saturates at 255 as the kernel's does); and back ("6.1.158").
 uint32_t parse_version(std::string_view s);
 std::string version_string(uint32_t code);
 

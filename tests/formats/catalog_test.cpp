@@ -189,12 +189,28 @@ TEST_CASE("version rules (docs/vdso-restore.md §10.2)") {
   CHECK(catalog::parse_version("7.3-amd64") == version_code(7, 3, 0));
   CHECK(catalog::parse_version("5.10.300") == version_code(5, 10, 255));
   CHECK(catalog::parse_version("x") == 0);
+  CHECK(catalog::parse_version("6.256") == 0);
+  CHECK(catalog::parse_version("4294967302.1") == 0);
   CHECK(!catalog::version_name_survives_mremap(version_code(3, 15, 0)));
   CHECK(catalog::version_name_survives_mremap(version_code(3, 16, 0)));
   CHECK(!catalog::version_has_arch_map_vdso(version_code(4, 8, 9)));
   CHECK(catalog::version_has_arch_map_vdso(version_code(4, 9, 0)));
   CHECK(!catalog::version_has_vvar_vclock(version_code(6, 12, 200)));
   CHECK(catalog::version_has_vvar_vclock(version_code(6, 13, 0)));
+}
+
+// fuzz_catalog found `version: "3.1888…80.0"` (90 digits) overflowing an int while it was parsed (UBSan);
+// the reproducer is the fuzzer's input, unchanged.
+TEST_CASE("parse_version: a part of any length saturates, never overflows (fuzz/regressions/catalog)") {
+  using catalog::version_code;
+  CHECK(catalog::parse_version("5.10." + std::string(40, '9')) == version_code(5, 10, 255));
+  CHECK(catalog::parse_version("3." + std::string(90, '8') + ".0") == 0);
+  CHECK(catalog::parse_version(std::string(30, '7') + ".1.2") == 0);
+  auto text = test::read_text(test::source("fuzz/regressions/catalog/version-digits-overflow"));
+  // Its `version` is read (and overflowed, before the fix) before its abi is refused.
+  auto cat = catalog::Catalog::parse(text, "version-digits-overflow", "");
+  REQUIRE(!cat);
+  CHECK(cat.error().str().find("unknown abi") != std::string::npos);
 }
 
 TEST_CASE("layout_from_maps: both orders, vclock, single zone, gaps") {
