@@ -24,10 +24,9 @@ const catalog::Catalog& fixture_cat() {
   static const catalog::Catalog c = [] {
     catalog::Catalog c = catalog::Catalog::builtin();
     auto host = test::fixture_host(kFixtureHost);
-    auto* e = &host.entry;
-    e->release = "6.18.44-fc-v669";
-    REQUIRE(e->vvar_pages.value == 4);
-    REQUIRE(e->vvar_vclock_pages.value == 2);
+    host.entry.release = "6.18.44-fc-v669";
+    REQUIRE(host.entry.vvar_pages.value == 4);
+    REQUIRE(host.entry.vvar_vclock_pages.value == 2);
     c.add(host.entry, host.elf);
     return c;
   }();
